@@ -1,0 +1,1 @@
+"""Rx operators for monitoring pipelines and alarm logic."""

@@ -1,0 +1,1 @@
+"""pacsys_rx: reactive access to Fermilab's ACNET control system."""

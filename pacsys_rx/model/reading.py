@@ -1,0 +1,159 @@
+"""Readings, write acknowledgements and the structured values they carry."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Union
+
+from pacsys_rx.model.status import OK, AcnetStatus
+
+
+class ValueType(str, enum.Enum):
+    """Shape of ``Reading.value``; the string values are the serialised names."""
+
+    SCALAR = "scalar"
+    SCALAR_ARRAY = "scalarArr"
+    TIMED_SCALAR_ARRAY = "timedScalarArr"
+    RAW = "raw"
+    TEXT = "text"
+    TEXT_ARRAY = "textArr"
+    ANALOG_ALARM = "anaAlarm"
+    DIGITAL_ALARM = "digAlarm"
+    BASIC_STATUS = "basicStatus"
+
+
+@dataclass(frozen=True, slots=True)
+class AnalogAlarm:
+    """An analog alarm block: limits, enable and abort flags, trip counters."""
+
+    minimum: float
+    maximum: float
+    alarm_enable: bool
+    alarm_status: bool
+    abort: bool
+    abort_inhibit: bool
+    tries_needed: int
+    tries_now: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class DigitalAlarm:
+    """A digital alarm block: nominal pattern and mask, enable and abort flags, trip counters."""
+
+    nominal: int
+    mask: int
+    alarm_enable: bool
+    alarm_status: bool
+    abort: bool
+    abort_inhibit: bool
+    tries_needed: int
+    tries_now: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class BasicStatus:
+    """Basic status bits; None where the device lacks the attribute."""
+
+    on: bool | None = None
+    ready: bool | None = None
+    remote: bool | None = None
+    positive: bool | None = None
+    ramp: bool | None = None
+
+    def to_dict(self) -> dict[str, bool]:
+        """The legacy dict form: only the attributes the device has."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceMeta:
+    """Device metadata sent along with data (DPM/HTTP DeviceInfo, or DevDB)."""
+
+    device_index: int
+    name: str
+    description: str = ""
+    units: str | None = None
+    format_hint: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimedArray:
+    """Samples with their own times: ``data[i]`` was taken at ``micros[i]`` (Unix µs, 0 = unknown)."""
+
+    data: tuple[float, ...]
+    micros: tuple[int, ...]
+
+
+Value = Union[
+    float, bool, int, str, bytes, tuple[float, ...], tuple[str, ...],
+    AnalogAlarm, DigitalAlarm, BasicStatus, TimedArray,
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One acquisition result for one request; error readings carry a status and no value.
+
+    ``drf`` is the request as written for one-shot reads and the canonical DRF for shared streams.
+    """
+
+    drf: str
+    device: str
+    value: Value | None
+    value_type: ValueType | None
+    units: str | None
+    timestamp: datetime
+    cycle: int | None = None
+    status: AcnetStatus = OK
+    backend: str = ""
+    meta: DeviceMeta | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the reading holds usable data (no error status and a value)."""
+        return self.status.error >= 0 and self.value is not None
+
+    @property
+    def is_error(self) -> bool:
+        return self.status.error < 0
+
+    @property
+    def is_warning(self) -> bool:
+        return self.status.error > 0
+
+    @classmethod
+    def error(
+        cls, drf: str, device: str, status: AcnetStatus, backend: str, message: str | None = None,
+        timestamp: datetime | None = None,
+    ) -> Reading:
+        """A reading that carries only a status (and optionally the server's text)."""
+        return cls(drf, device, None, None, None, timestamp or utc_now(), None, status, backend, None,
+                   message or status.describe())
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The acknowledgement of one setting; ``ok`` only when the status is exactly success."""
+
+    drf: str
+    status: AcnetStatus = OK
+    backend: str = ""
+    message: str | None = None
+    outcome_known: bool = field(default=True)
+
+    @property
+    def ok(self) -> bool:
+        return self.status.error == 0 and self.outcome_known
