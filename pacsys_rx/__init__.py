@@ -7,6 +7,7 @@ Every backend is an Observable source::
         dpm.stream("M:OUTTMP@p,1000").subscribe(print)
 """
 
+from pacsys_rx.auth import JWTAuth, KerberosAuth
 from pacsys_rx.backends.base import Backend, Capability
 from pacsys_rx.bridge import aiter, iterate
 from pacsys_rx.errors import (
@@ -24,6 +25,6 @@ from pacsys_rx.model import AcnetStatus, Reading, ValueType, WriteResult
 
 __all__ = [
     "AcnetStatus", "AuthenticationError", "Backend", "BackendUnavailable", "Capability", "DRFError",
-    "DeviceError", "NotSupported", "PacsysError", "ProtocolError", "Reading", "ValueType",
-    "WriteOutcomeUnknown", "WriteResult", "acl", "aiter", "dmq", "dpm", "grpc", "iterate",
+    "DeviceError", "JWTAuth", "KerberosAuth", "NotSupported", "PacsysError", "ProtocolError", "Reading",
+    "ValueType", "WriteOutcomeUnknown", "WriteResult", "acl", "aiter", "dmq", "dpm", "grpc", "iterate",
 ]

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
-from reactivex import Observable, abc as rxabc
+from reactivex import Observable
+from reactivex import abc as rxabc
 
 from pacsys_rx.errors import BackendUnavailable
 from pacsys_rx.flow import BoundedQueue, Overflow, check_overflow
@@ -33,7 +34,8 @@ class BlockingIterator(Generic[T]):
     ``next`` waits at most ``timeout`` seconds and then raises ``BackendUnavailable``.
     """
 
-    def __init__(self, source: Observable[T], timeout: float | None, maxsize: int, overflow: Overflow) -> None:
+    def __init__(self, source: Observable[T], timeout: float | None, maxsize: int,
+                 overflow: Overflow) -> None:
         self._source = source
         self._timeout = timeout
         self._queue: BoundedQueue[object] = BoundedQueue(maxsize, overflow)

@@ -27,7 +27,8 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 import reactivex
-from reactivex import Observable, abc as rxabc
+from reactivex import Observable
+from reactivex import abc as rxabc
 from reactivex.disposable import CompositeDisposable, Disposable
 from reactivex.scheduler import EventLoopScheduler
 

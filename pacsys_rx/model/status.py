@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pacsys_rx.model.status_codes import NAMED_CODES, NAME_ONLY_FACILITIES
+from pacsys_rx.model.status_codes import NAME_ONLY_FACILITIES, NAMED_CODES
 
 _BY_PAIR: dict[tuple[int, int], str] = {(fac, err): name for name, (fac, err, _) in NAMED_CODES.items()}
 
@@ -16,7 +16,7 @@ class AcnetStatus:
     and the class attributes (``AcnetStatus.DPM_PRIV``) give every code of the status tables.
     """
 
-    __slots__ = ("facility", "error")
+    __slots__ = ("error", "facility")
     facility: int
     error: int
 
@@ -50,7 +50,8 @@ class AcnetStatus:
             facility, error, _ = NAMED_CODES[name]
             return AcnetStatus(facility, error)
         if name in NAME_ONLY_FACILITIES:
-            raise KeyError(f"{name} is known only by name (facility {NAME_ONLY_FACILITIES[name]}); it has no number")
+            facility = NAME_ONLY_FACILITIES[name]
+            raise KeyError(f"{name} is known only by name (facility {facility}); it has no number")
         raise KeyError(f"unknown ACNET status name {name!r}")
 
     @property

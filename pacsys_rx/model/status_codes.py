@@ -10,7 +10,7 @@ NAMED_CODES: dict[str, tuple[int, int, str]] = {
     'ACNET_NOREMMEM': (1, -3, 'out of memory on the remote node'),
     'ACNET_RPLYPACK': (1, -4, 'error assembling a reply packet'),
     'ACNET_REQPACK': (1, -5, 'error assembling a request packet'),
-    'ACNET_REQTMO': (1, -6, 'request timed out; clients use error −6 for any timeout'),
+    'ACNET_REQTMO': (1, -6, 'request timed out; clients use error -6 for any timeout'),
     'ACNET_QUEFULL': (1, -7, 'destination queue is full'),
     'ACNET_BUSY': (1, -8, 'destination task is busy'),
     'ACNET_NOT_CONNECTED': (1, -21, 'not connected to the network / ACNET daemon unavailable'),

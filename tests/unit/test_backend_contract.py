@@ -106,7 +106,7 @@ def test_timeout_keeps_what_was_received() -> None:
 
 def test_write_to_reading_is_sent_as_setting_with_never_event() -> None:
     fake = FakeBackend()
-    items, errors, done = collect(fake.write("M:OUTTMP", 45.0))
+    items, _errors, done = collect(fake.write("M:OUTTMP", 45.0))
     assert fake.writes == [("M:OUTTMP.SETTING@N", 45.0)]
     assert isinstance(items[0], WriteResult) and items[0].ok and items[0].drf == "M:OUTTMP.SETTING@N"
     assert done == [True]
@@ -171,14 +171,14 @@ def test_stream_error_readings_are_values() -> None:
 
 def test_stream_failure_beyond_retry_reaches_on_error_and_frees_the_drf() -> None:
     fake = FakeBackend()
-    items, errors, _ = collect(fake.stream("M:OUTTMP@p,1000"))
+    _items, errors, _ = collect(fake.stream("M:OUTTMP@p,1000"))
     fake.fail_streams(BackendUnavailable("gone"))
     assert isinstance(errors[0], BackendUnavailable) and fake.subscription_count() == 0
 
 
 def test_close_completes_streams_and_rejects_new_work() -> None:
     with FakeBackend() as fake:
-        items, errors, done = collect(fake.stream("M:OUTTMP@p,1000"))
+        _items, _errors, done = collect(fake.stream("M:OUTTMP@p,1000"))
     assert done == [True] and fake.server_subscriptions == {} and fake.closed
     with pytest.raises(BackendClosed):
         fake.read("M:OUTTMP")
