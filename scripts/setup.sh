@@ -10,7 +10,7 @@ mode=${1:-demo}
 case "$mode" in
   demo) packages=(); extras="" ;;
   test) packages=(libkrb5-dev krb5-kdc krb5-admin-server krb5-user rabbitmq-server openssh-server openssh-client); extras="all" ;;
-  bench) packages=(libkrb5-dev krb5-kdc krb5-admin-server krb5-user rabbitmq-server); extras="all,bench" ;;
+  bench) packages=(libkrb5-dev krb5-kdc krb5-admin-server krb5-user rabbitmq-server); extras="all" ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
 
@@ -55,4 +55,11 @@ if [ ! -f "$stamp" ]; then
   [ -n "$extras" ] && spec=".[${extras}]"
   .venv/bin/python -m pip install -q -e "$spec"
   touch "$stamp"
+fi
+
+if [ "$mode" = bench ] && [ ! -x .venv-bench/bin/python ]; then
+  # The reference library lives in its own environment: pacsys_rx never imports it.
+  "$python" -m venv .venv-bench
+  .venv-bench/bin/python -m pip install -q --upgrade pip
+  .venv-bench/bin/python -m pip install -q "pacsys==0.3.0"
 fi
