@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
+from pacsys_rx.console import monitor, read, write
 from pacsys_rx.errors import PacsysError
 
 
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--permissions", help="permissions file (TOML or JSON) replacing the built-in rules")
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulated values (default 0)")
     sim.set_defaults(handler=run_sim)
+    for command in (read, monitor, write):
+        command.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,71 @@
+"""Text and JSON renderings of readings and write results for the commands."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from pacsys_rx.model import Reading, WriteResult
+
+
+def format_value(value: Any) -> str:
+    """A compact human rendering of a reading's value."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple):
+        shown = ", ".join(format_value(v) for v in value[:8])
+        return f"[{shown}{', ...' if len(value) > 8 else ''}] ({len(value)} values)"
+    if is_dataclass(value) and not isinstance(value, type):
+        return " ".join(f"{k}={v}" for k, v in asdict(value).items() if v is not None)
+    return str(value)
+
+
+def describe_status(reading: Reading | WriteResult) -> str:
+    status = reading.status
+    return reading.message or status.describe()
+
+
+def reading_line(reading: Reading) -> str:
+    """``M:OUTTMP  72.5 DegF`` or ``Z:NOSUCH  error: DPM_NO_SUCH_DEVICE: ...``."""
+    if reading.value is None:
+        return f"{reading.drf}  error: {describe_status(reading)}"
+    units = f" {reading.units}" if reading.units else ""
+    warning = f"  (warning: {describe_status(reading)})" if reading.status.is_warning else ""
+    return f"{reading.drf}  {format_value(reading.value)}{units}{warning}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in asdict(value).items()}
+    return value
+
+
+def reading_json(reading: Reading) -> str:
+    """One JSON object per reading (bytes as base64)."""
+    return json.dumps({
+        "drf": reading.drf,
+        "device": reading.device,
+        "value": _jsonable(reading.value),
+        "value_type": reading.value_type.value if reading.value_type else None,
+        "units": reading.units,
+        "timestamp": reading.timestamp.isoformat(),
+        "cycle": reading.cycle,
+        "status": {"facility": reading.status.facility, "error": reading.status.error,
+                   "name": reading.status.name},
+        "message": reading.message,
+        "backend": reading.backend,
+    })
+
+
+def write_line(result: WriteResult) -> str:
+    if result.ok:
+        return f"{result.drf}  ok"
+    return f"{result.drf}  refused: {describe_status(result)}"
