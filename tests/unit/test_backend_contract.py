@@ -258,10 +258,12 @@ def test_aiter_break_disposes_the_stream() -> None:
     assert fake.subscription_count() == 0
 
 
-@pytest.mark.parametrize("factory", [prx.dpm, prx.grpc, prx.dmq, prx.acl], ids=lambda f: f.__name__)
-def test_factories_of_missing_backends_name_them(factory) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(NotImplementedError, match=factory.__name__):
-        factory()
+def test_factory_of_a_missing_backend_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pacsys_rx import factories
+
+    monkeypatch.setitem(factories._BACKENDS, "dpm", ("pacsys_rx.backends.absent", "X", "DPM/HTTP"))
+    with pytest.raises(NotImplementedError, match=r"DPM/HTTP backend \(dpm\)"):
+        prx.dpm()
 
 
 def test_typed_errors_for_bounded_buffers() -> None:

@@ -1,0 +1,620 @@
+"""The DPM/gRPC backend: Fermilab's ``services.daq.DAQ`` service (``Read`` and ``Set``) and DevDB metadata.
+
+Threading: every ``Read`` call (a one-shot read or one shared stream) is consumed by its own daemon
+thread, and that thread emits the call's readings. ``Set`` acknowledgements are delivered on gRPC's
+callback thread. See ``docs/backends/grpc.md`` for defaults, authentication and reconnect behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from reactivex import abc as rxabc
+from reactivex.disposable import Disposable
+
+from pacsys_rx.auth import JWTAuth
+from pacsys_rx.backends.base import (
+    DEFAULT_TIMEOUT,
+    Backend,
+    Capability,
+    OneShotSink,
+    ReadRequest,
+    ServerSubscription,
+    StreamSink,
+    WriteRequest,
+)
+from pacsys_rx.drf import Field, Property, parse_request
+from pacsys_rx.errors import AuthenticationError, BackendUnavailable, DeviceError, PacsysError
+from pacsys_rx.model import AcnetStatus, DeviceMeta, Reading, TimedArray, ValueType, WriteResult
+from pacsys_rx.model.reading import utc_now
+from pacsys_rx.protocols.grpc_values import (
+    BACKEND,
+    GENERIC_ERROR,
+    TIMEOUT_ERROR,
+    Target,
+    ValueConversionError,
+    sample_reading,
+    setting_value,
+    status_from_proto,
+    status_reading,
+    stream_readings,
+    timed_array_reading,
+)
+from pacsys_rx.protocols.proto import DAQ_pb2, DAQ_pb2_grpc, DevDB_pb2, DevDB_pb2_grpc
+
+DEFAULT_HOST = "dce08.fnal.gov"
+DEFAULT_PORT = 50051
+DEFAULT_DEVDB_HOST = "ad-services.fnal.gov"
+DEFAULT_DEVDB_PORT = 443
+HOST_ENV, PORT_ENV = "PACSYS_GRPC_HOST", "PACSYS_GRPC_PORT"
+DEVDB_HOST_ENV, DEVDB_PORT_ENV, DEVDB_TLS_ENV = "PACSYS_DEVDB_HOST", "PACSYS_DEVDB_PORT", "PACSYS_DEVDB_TLS"
+
+CHANNEL_OPTIONS = (
+    ("grpc.keepalive_time_ms", 300_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+)
+CONNECTION_LOST = AcnetStatus.named("ACNET_NOT_CONNECTED")
+"""Status of the reading each stream DRF gets when its connection is lost (one per outage)."""
+NOT_FOUND = AcnetStatus(0, -1)
+NO_STATUS_MESSAGE = "No status received from server"
+
+_LOGGER_EXTRAS = frozenset({"LOGGER", "LOGGERDURATION"})
+_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
+_UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+_REFUSED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
+_UNIT_PROPERTIES = frozenset({Property.READING, Property.SETTING})
+_UNIT_FIELDS = frozenset({None, Field.SCALED})
+_META_CACHE_TTL = 3600.0
+_META_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """Back-off of stream reconnects: ``initial`` doubling up to ``maximum`` seconds; the delay returns to
+    ``initial`` only after a call stayed up for ``reset_after`` seconds."""
+
+    initial: float = 1.0
+    maximum: float = 30.0
+    reset_after: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial <= self.maximum or self.reset_after < 0:
+            raise ValueError(f"invalid reconnect policy {self}")
+
+
+@dataclass(frozen=True)
+class PropertyInfo:
+    """Scaling and limits of a READING or SETTING property (DevDB ``Property``)."""
+
+    primary_units: str | None
+    common_units: str | None
+    min_val: float
+    max_val: float
+    p_index: int
+    c_index: int
+    coeff: tuple[float, ...]
+    is_step_motor: bool
+    is_destructive_read: bool
+    is_fe_scaling: bool
+    is_contr_setting: bool
+    is_knobbable: bool
+
+
+@dataclass(frozen=True)
+class StatusBitDef:
+    """One basic-status attribute: active when ``((~raw if invert else raw) & mask) == match``."""
+
+    mask: int
+    match: int
+    invert: bool
+    short_name: str
+    long_name: str
+    true_str: str
+    false_str: str
+    true_color: int
+    true_char: str
+    false_color: int
+    false_char: str
+
+
+@dataclass(frozen=True)
+class ExtStatusBitDef:
+    """One physical status bit with its texts for 0 and 1."""
+
+    bit_no: int
+    description: str
+    name0: str
+    name1: str
+    color0: int
+    color1: int
+
+
+@dataclass(frozen=True)
+class ControlCommandDef:
+    """One basic-control command: the ``value`` written to CONTROL and its names."""
+
+    value: int
+    short_name: str
+    long_name: str
+
+
+@dataclass(frozen=True)
+class DeviceInfoResult:
+    """Device metadata from DevDB."""
+
+    device_index: int
+    description: str
+    reading: PropertyInfo | None
+    setting: PropertyInfo | None
+    control: tuple[ControlCommandDef, ...] | None
+    status_bits: tuple[StatusBitDef, ...] | None
+    ext_status_bits: tuple[ExtStatusBitDef, ...] | None
+
+    def meta(self, name: str, setting: bool = False) -> DeviceMeta:
+        """The ``Reading.meta`` for a reading of this device (setting units for SETTING requests)."""
+        prop = self.setting if setting and self.setting is not None else self.reading
+        return DeviceMeta(self.device_index, name, self.description, prop.common_units if prop else None)
+
+
+def _env_port(value: int | str | None, env: str, default: int) -> int:
+    text = value if value is not None else os.environ.get(env) or default
+    try:
+        port = int(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"port must be an integer 1..65535, got {text!r}") from None
+    if isinstance(text, bool) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be an integer 1..65535, got {text!r}")
+    return port
+
+
+def _env_flag(value: bool | None, env: str, default: bool) -> bool:
+    if value is not None:
+        return value
+    text = os.environ.get(env)
+    if text is None or text == "":
+        return default
+    if text not in ("0", "1"):
+        raise ValueError(f"{env} must be '0' or '1', got {text!r}")
+    return text == "1"
+
+
+def _open_channel(target: str, tls: bool, tls_ca: str | bytes | Path | None,
+                  options: Sequence[tuple[str, int]] = CHANNEL_OPTIONS) -> grpc.Channel:
+    if not tls:
+        return grpc.insecure_channel(target, options=options)
+    roots = Path(tls_ca).read_bytes() if isinstance(tls_ca, (str, Path)) else tls_ca
+    credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+    return grpc.secure_channel(target, credentials, options=options)
+
+
+def _failure_text(target: str, error: grpc.RpcError) -> str:
+    code = error.code() if isinstance(error, grpc.Call) else None
+    details = error.details() if isinstance(error, grpc.Call) else str(error)
+    return f"gRPC error ({target}): {code.name if code else 'UNKNOWN'}: {details}"
+
+
+def _rpc_code(error: grpc.RpcError) -> grpc.StatusCode | None:
+    return error.code() if isinstance(error, grpc.Call) else None
+
+
+def _request_level_error(target: str, error: grpc.RpcError) -> PacsysError | None:
+    """The exception that fails a whole operation, or None when the failure becomes per-entry results."""
+    code = _rpc_code(error)
+    if code in _UNREACHABLE:
+        return BackendUnavailable(_failure_text(target, error))
+    if code in _REFUSED:
+        return AuthenticationError(_failure_text(target, error))
+    return None
+
+
+def _entry_failure(error: grpc.RpcError) -> AcnetStatus:
+    return TIMEOUT_ERROR if _rpc_code(error) is grpc.StatusCode.DEADLINE_EXCEEDED else GENERIC_ERROR
+
+
+def _property_info(prop: DevDB_pb2.Property) -> PropertyInfo:
+    return PropertyInfo(
+        prop.primary_units if prop.HasField("primary_units") else None,
+        prop.common_units if prop.HasField("common_units") else None,
+        prop.min_val, prop.max_val, prop.p_index, prop.c_index, tuple(prop.coeff), prop.is_step_motor,
+        prop.is_destructive_read, prop.is_fe_scaling, prop.is_contr_setting, prop.is_knobbable)
+
+
+def device_info_from_proto(info: DevDB_pb2.DeviceInfo) -> DeviceInfoResult | None:
+    """The user-facing record, or None for production's "not found" answer (an all-zero DeviceInfo)."""
+    if info.ByteSize() == 0:
+        return None
+    status = info.status if info.HasField("status") else None
+    return DeviceInfoResult(
+        info.device_index, info.description,
+        _property_info(info.reading) if info.HasField("reading") else None,
+        _property_info(info.setting) if info.HasField("setting") else None,
+        tuple(ControlCommandDef(c.value, c.short_name, c.long_name) for c in info.control.cmds)
+        if info.HasField("control") else None,
+        tuple(StatusBitDef(b.mask_val, b.match_val, b.invert, b.short_name, b.long_name, b.true_str,
+                           b.false_str, b.true_color, b.true_char, b.false_color, b.false_char)
+              for b in status.bits)
+        if status is not None else None,
+        tuple(ExtStatusBitDef(b.bit_no, b.description, b.name0, b.name1, b.color0, b.color1)
+              for b in status.ext_bits) if status is not None else None,
+    )
+
+
+class _DevDB:
+    """DevDB client with the reference cache (upper-cased names, one hour, 10 000 entries)."""
+
+    def __init__(self, target: str, tls: bool, tls_ca: str | bytes | Path | None, timeout: float) -> None:
+        self.target = target
+        self._tls, self._tls_ca, self._timeout = tls, tls_ca, timeout
+        self._lock = threading.Lock()
+        self._channel: grpc.Channel | None = None
+        self._cache: dict[str, tuple[float, DeviceInfoResult | str]] = {}
+
+    def _stub(self) -> DevDB_pb2_grpc.DevDBStub:
+        with self._lock:
+            if self._channel is None:
+                self._channel = _open_channel(self.target, self._tls, self._tls_ca)
+            return DevDB_pb2_grpc.DevDBStub(self._channel)
+
+    def lookup(self, names: Iterable[str]) -> dict[str, DeviceInfoResult | str]:
+        """Each name's record or error text (cached answers first); BackendUnavailable on transport errors."""
+        now = time.monotonic()
+        wanted = list(dict.fromkeys(name.upper() for name in names))
+        found: dict[str, DeviceInfoResult | str] = {}
+        with self._lock:
+            for key in wanted:
+                entry = self._cache.get(key)
+                if entry is not None and entry[0] > now:
+                    found[key] = entry[1]
+        missing = [key for key in wanted if key not in found]
+        if missing:
+            try:
+                request = DevDB_pb2.DeviceList(device=missing)
+                reply = self._stub().getDeviceInfo(request, timeout=self._timeout)
+            except grpc.RpcError as error:
+                raise BackendUnavailable(_failure_text(self.target, error)) from error
+            if len(reply.set) != len(missing):
+                raise BackendUnavailable(
+                    f"DevDB ({self.target}) answered {len(reply.set)} of {len(missing)} names")
+            for key, entry in zip(missing, reply.set, strict=True):
+                found[key] = self._remember(key, entry, now)
+        return found
+
+    def _remember(self, key: str, entry: DevDB_pb2.InfoEntry, now: float) -> DeviceInfoResult | str:
+        info = device_info_from_proto(entry.device) if entry.WhichOneof("result") == "device" else None
+        result: DeviceInfoResult | str = info or entry.errMsg or f"Device '{key}' not found in DevDB"
+        with self._lock:
+            if len(self._cache) >= _META_CACHE_SIZE:
+                for stale in [k for k, (expires, _) in self._cache.items() if expires <= now]:
+                    del self._cache[stale]
+                while len(self._cache) >= _META_CACHE_SIZE:
+                    del self._cache[next(iter(self._cache))]
+            self._cache[key] = (now + _META_CACHE_TTL, result)
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
+
+
+class _OneShotRead:
+    """One ``Read`` call answering a batch: the first result per index, logger chunks merged."""
+
+    def __init__(self, backend: GRPCBackend, requests: Sequence[ReadRequest], sink: OneShotSink) -> None:
+        self._backend = backend
+        self._requests = requests
+        self._sink = sink
+        self._cancelled = False
+        self._call: Any = None
+        self._lock = threading.Lock()
+
+    def start(self) -> rxabc.DisposableBase:
+        threading.Thread(target=self._run, name="pacsys-rx-grpc-read", daemon=True).start()
+        return Disposable(self._cancel)
+
+    def _cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            call = self._call
+        if call is not None:
+            call.cancel()
+
+    def _run(self) -> None:
+        backend, requests, sink = self._backend, self._requests, self._sink
+        targets = backend._targets([r.drf for r in requests])
+        chunked = {i for i, r in enumerate(requests) if _is_chunked(r.wire_drf)}
+        chunks: dict[int, list[DAQ_pb2.Reading]] = {i: [] for i in chunked}
+        pending = set(range(len(requests)))
+        with self._lock:
+            if self._cancelled:
+                return
+            self._call = call = backend._stub.Read(
+                DAQ_pb2.ReadingList(drf=[r.wire_drf for r in requests]), metadata=backend._metadata())
+        try:
+            for reply in call:
+                i = reply.index
+                if i not in pending:
+                    continue
+                result = _chunk_result(reply, targets[i], chunks[i]) if i in chunked \
+                    else _one_shot_result(reply, targets[i])
+                if result is None:
+                    continue
+                pending.discard(i)
+                sink.deliver(requests[i].index, result)
+                if not pending:
+                    call.cancel()
+                    return
+        except grpc.RpcError as error:
+            if self._cancelled or not pending:
+                return
+            failure = _request_level_error(backend.target, error)
+            if failure is not None:
+                sink.fail(failure)
+                return
+            status, message = _entry_failure(error), _failure_text(backend.target, error)
+        else:
+            status, message = GENERIC_ERROR, "No response received"
+        for i in sorted(pending):
+            reading = Reading.error(targets[i].drf, targets[i].device, status, BACKEND, message)
+            sink.deliver(requests[i].index, reading)
+
+
+def _is_chunked(wire_drf: str) -> bool:
+    extra = parse_request(wire_drf).extra
+    return extra is not None and extra.name in _LOGGER_EXTRAS
+
+
+def _one_shot_result(reply: DAQ_pb2.ReadingReply, target: Target) -> Reading:
+    kind = reply.WhichOneof("value")
+    if kind == "status":
+        return status_reading(reply.status, target)
+    count = len(reply.readings.reading) if kind == "readings" else 0
+    if count == 1:
+        return sample_reading(reply.readings.reading[0], target)
+    if count:
+        return timed_array_reading(reply.readings.reading, target)
+    return Reading.error(target.drf, target.device, GENERIC_ERROR, BACKEND, "reply without data")
+
+
+def _chunk_result(reply: DAQ_pb2.ReadingReply, target: Target,
+                  chunks: list[DAQ_pb2.Reading]) -> Reading | None:
+    """Collect historical chunks; the merged reading once the terminator (empty chunk) arrives."""
+    kind = reply.WhichOneof("value")
+    if kind == "status" and reply.status.status_code != 0:
+        return status_reading(reply.status, target)
+    samples = reply.readings.reading if kind == "readings" else ()
+    if samples:
+        chunks.extend(samples)
+        return None
+    if chunks:
+        return timed_array_reading(chunks, target)
+    return Reading(target.drf, target.device, TimedArray((), ()), ValueType.TIMED_SCALAR_ARRAY, target.units,
+                   utc_now(), backend=BACKEND, meta=target.meta)
+
+
+class _StreamCall(ServerSubscription):
+    """One long-lived ``Read`` call for a group of canonical DRFs, reconnected on UNAVAILABLE/CANCELLED."""
+
+    def __init__(self, backend: GRPCBackend, drfs: Sequence[str], sink: StreamSink) -> None:
+        self._backend = backend
+        self._drfs = tuple(drfs)
+        self._sink = sink
+        self._live = frozenset(drfs)
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._call: Any = None
+        threading.Thread(target=self._run, name="pacsys-rx-grpc-stream", daemon=True).start()
+
+    def release(self, drf: str) -> None:
+        with self._lock:
+            self._live = self._live - {drf}
+            if self._live:
+                return
+            self._stopped.set()
+            call = self._call
+        if call is not None:
+            call.cancel()
+
+    def _open(self) -> Any:
+        with self._lock:
+            if self._stopped.is_set():
+                return None
+            self._call = self._backend._stub.Read(DAQ_pb2.ReadingList(drf=self._drfs),
+                                                   metadata=self._backend._metadata())
+            return self._call
+
+    def _run(self) -> None:
+        backend, emit = self._backend, self._sink.emit
+        targets = backend._targets(self._drfs)
+        policy = backend.reconnect
+        delay = policy.initial
+        connected = True
+        while True:
+            call = self._open()
+            if call is None:
+                return
+            opened = time.monotonic()
+            try:
+                for reply in call:
+                    connected = True
+                    index = reply.index
+                    if index >= len(targets) or targets[index].drf not in self._live:
+                        continue
+                    for reading in stream_readings(reply, targets[index]):
+                        emit(reading)
+                return
+            except grpc.RpcError as error:
+                if self._stopped.is_set():
+                    return
+                if _rpc_code(error) not in _RETRYABLE:
+                    failure = _request_level_error(backend.target, error) or BackendUnavailable(
+                        _failure_text(backend.target, error))
+                    self._sink.fail(self._live, failure)
+                    return
+                if time.monotonic() - opened >= policy.reset_after:
+                    delay = policy.initial
+                if connected:
+                    connected = False
+                    message = f"connection lost, reconnecting: {_failure_text(backend.target, error)}"
+                    for target in targets:
+                        if target.drf in self._live:
+                            emit(Reading.error(target.drf, target.device, CONNECTION_LOST, BACKEND, message))
+            if self._stopped.wait(delay):
+                return
+            delay = min(delay * 2, policy.maximum)
+
+
+class GRPCBackend(Backend):
+    """DPM over gRPC: reads, streams and (with a JWT) writes; device metadata from DevDB.
+
+    ``host``/``port`` default to ``PACSYS_GRPC_HOST``/``PACSYS_GRPC_PORT``, else ``dce08.fnal.gov:50051``.
+    ``auth`` is a ``JWTAuth`` (default: ``JWTAuth()``, i.e. ``PACSYS_JWT_TOKEN``); its token goes out as
+    ``authorization: Bearer <jwt>`` on every call. ``tls`` switches to TLS with certificate
+    verification (``tls_ca``: PEM roots, as bytes or a file path; default: the system roots).
+    DevDB: ``devdb_host``/``devdb_port``/``devdb_tls`` (defaults from ``PACSYS_DEVDB_*``, else
+    ``ad-services.fnal.gov:443`` over TLS); ``reading_meta`` attaches DevDB metadata to readings
+    (default: when a DevDB host was given explicitly or through the environment).
+    """
+
+    name = "grpc"
+    capabilities = (Capability.READ | Capability.BATCH | Capability.STREAM | Capability.WRITE
+                    | Capability.AUTH_JWT)
+
+    def __init__(
+        self, host: str | None = None, port: int | str | None = None, auth: JWTAuth | None = None,
+        tls: bool = False, *, tls_ca: str | bytes | Path | None = None, timeout: float = DEFAULT_TIMEOUT,
+        scheduler: rxabc.SchedulerBase | None = None, devdb_host: str | None = None,
+        devdb_port: int | str | None = None, devdb_tls: bool | None = None, reading_meta: bool | None = None,
+        reconnect: ReconnectPolicy | None = None,
+    ) -> None:
+        super().__init__(timeout=timeout, scheduler=scheduler)
+        if auth is not None and not isinstance(auth, JWTAuth):
+            raise TypeError(f"the grpc backend authenticates with JWTAuth, got {type(auth).__name__}")
+        self.host = host or os.environ.get(HOST_ENV) or DEFAULT_HOST
+        self.port = _env_port(port, PORT_ENV, DEFAULT_PORT)
+        self.target = f"{self.host}:{self.port}"
+        self.auth = auth if auth is not None else JWTAuth()
+        self.reconnect = reconnect or ReconnectPolicy()
+        self._channel = _open_channel(self.target, tls, tls_ca, (
+            *CHANNEL_OPTIONS,
+            ("grpc.initial_reconnect_backoff_ms", round(self.reconnect.initial * 1000)),
+            ("grpc.max_reconnect_backoff_ms", round(self.reconnect.maximum * 1000)),
+        ))
+        self._stub = DAQ_pb2_grpc.DAQStub(self._channel)
+        explicit_devdb = devdb_host or os.environ.get(DEVDB_HOST_ENV)
+        devdb_target = (f"{explicit_devdb or DEFAULT_DEVDB_HOST}:"
+                        f"{_env_port(devdb_port, DEVDB_PORT_ENV, DEFAULT_DEVDB_PORT)}")
+        self._devdb = _DevDB(devdb_target, _env_flag(devdb_tls, DEVDB_TLS_ENV, True), tls_ca, self.timeout)
+        self.reading_meta = bool(explicit_devdb) if reading_meta is None else reading_meta
+
+    def __repr__(self) -> str:
+        return f"GRPCBackend({self.target!r}, devdb={self._devdb.target!r})"
+
+    # ------------------------------------------------------------------------ DevDB
+
+    def device_info(self, name: str) -> DeviceInfoResult:
+        """DevDB metadata of one device; DeviceError when DevDB does not know it."""
+        return self.device_info_many([name])[0]
+
+    def device_info_many(self, names: Sequence[str]) -> list[DeviceInfoResult]:
+        """DevDB metadata of several devices in one call; DeviceError for the first unknown one."""
+        found = self._devdb.lookup(names)
+        results = []
+        for name in names:
+            entry = found[name.upper()]
+            if isinstance(entry, str):
+                raise DeviceError(name, NOT_FOUND, entry)
+            results.append(entry)
+        return results
+
+    def _targets(self, drfs: Sequence[str]) -> list[Target]:
+        """Per DRF: its device and, when enabled and available, DevDB metadata (lookups never fail a read)."""
+        requests = [parse_request(drf) for drf in drfs]
+        infos: dict[str, DeviceInfoResult | str] = {}
+        if self.reading_meta:
+            try:
+                infos = self._devdb.lookup(r.device for r in requests)
+            except BackendUnavailable:
+                infos = {}
+        targets = []
+        for drf, request in zip(drfs, requests, strict=True):
+            info = infos.get(request.device)
+            if not isinstance(info, DeviceInfoResult):
+                targets.append(Target(drf, request.device))
+                continue
+            meta = info.meta(request.device, request.property is Property.SETTING)
+            scaled = request.property in _UNIT_PROPERTIES and request.field in _UNIT_FIELDS
+            targets.append(Target(drf, request.device, meta, meta.units if scaled else None))
+        return targets
+
+    # ------------------------------------------------------------------------ hooks
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.auth.token}"),) if self.auth.has_token else ()
+
+    def _check_write_auth(self) -> None:
+        _ = self.auth.token
+
+    def _start_reads(self, requests: Sequence[ReadRequest], sink: OneShotSink) -> rxabc.DisposableBase:
+        return _OneShotRead(self, requests, sink).start()
+
+    def _start_writes(self, requests: Sequence[WriteRequest], sink: OneShotSink) -> rxabc.DisposableBase:
+        sent: list[WriteRequest] = []
+        settings: list[DAQ_pb2.Setting] = []
+        for request in requests:
+            try:
+                if request.drf.startswith("#") and len(request.drf) > 4 and request.drf[1] != ":":
+                    raise ValueConversionError("DRFs starting with '#' are DPM list directives")
+                settings.append(DAQ_pb2.Setting(device=request.drf, value=setting_value(request.value)))
+                sent.append(request)
+            except ValueConversionError as error:
+                sink.deliver(request.index, WriteResult(request.drf, GENERIC_ERROR, BACKEND, str(error)))
+        if not sent:
+            return Disposable()
+        sink.mark_sent()
+        future = self._stub.Set.future(DAQ_pb2.SettingList(setting=settings), metadata=self._metadata())
+        future.add_done_callback(self._write_callback(sent, sink))
+        return Disposable(future.cancel)
+
+    def _write_callback(self, sent: Sequence[WriteRequest], sink: OneShotSink) -> Callable[[Any], None]:
+        def done(future: Any) -> None:
+            if future.cancelled():
+                return
+            error = future.exception()
+            if error is not None:
+                failure = _request_level_error(self.target, error)
+                if failure is not None:
+                    sink.fail(failure)
+                    return
+                status, text = _entry_failure(error), _failure_text(self.target, error)
+                for request in sent:
+                    sink.deliver(request.index, WriteResult(request.drf, status, BACKEND, text))
+                return
+            statuses = future.result().status
+            for position, request in enumerate(sent):
+                if position >= len(statuses):
+                    result = WriteResult(request.drf, GENERIC_ERROR, BACKEND, NO_STATUS_MESSAGE)
+                else:
+                    wire = statuses[position]
+                    status = status_from_proto(wire)
+                    message = wire.message or (None if status.is_ok else status.describe())
+                    result = WriteResult(request.drf, status, BACKEND, message)
+                sink.deliver(request.index, result)
+
+        return done
+
+    def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
+        return _StreamCall(self, drfs, sink)
+
+    def _close_transport(self) -> None:
+        self._channel.close()
+        self._devdb.close()

@@ -1,0 +1,242 @@
+"""Conversions between the DAQ service's protobuf messages and pacsys_rx's data model.
+
+Used by the gRPC backend (replies -> ``Reading``, Python values -> ``Value`` for settings) and by the
+simulator's gRPC server (``setting_value`` for plain values, ``value_from_proto`` for settings it
+receives). Rules follow ``dpm-grpc.md`` §5.5 and §7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from pacsys_rx.model import (
+    OK,
+    AcnetStatus,
+    AnalogAlarm,
+    BasicStatus,
+    DeviceMeta,
+    DigitalAlarm,
+    Reading,
+    TimedArray,
+    ValueType,
+)
+from pacsys_rx.model import Value as ModelValue
+from pacsys_rx.model.reading import utc_now
+from pacsys_rx.protocols.proto import DAQ_pb2, device_pb2, status_pb2
+
+BACKEND = "grpc"
+GENERIC_ERROR = AcnetStatus.named("ACNET_RETRY")
+TIMEOUT_ERROR = AcnetStatus.named("ACNET_REQTMO")
+EMPTY_VALUE_MESSAGE = "Proto Value has no value set (empty oneof)"
+
+_LABEL_ATTRIBUTE = {
+    "on": "on", "ready": "ready", "remote": "remote", "positive": "positive", "ramp": "ramp",
+    "polarity": "positive",
+}
+"""Basic-status display labels (lower-cased) recognised as the legacy attributes."""
+_TRUE_TEXTS = frozenset({"true", "yes", "on", "ready", "remote", "positive", "plus", "+", "ramp", "1"})
+_FALSE_TEXTS = frozenset({
+    "false", "no", "off", "tripped", "not ready", "local", "negative", "minus", "-", "dc", "0",
+})
+
+_Value = device_pb2.Value
+_Status = status_pb2.Status
+
+
+class ValueConversionError(ValueError):
+    """A Python value cannot be sent as a ``common.device.Value``."""
+
+
+# ------------------------------------------------------------------------------- statuses
+
+
+def status_from_proto(status: status_pb2.Status) -> AcnetStatus:
+    """The ACNET status of a ``common.status.Status`` (unsigned error bytes become negative)."""
+    return AcnetStatus(status.facility_code, status.status_code)
+
+
+def status_to_proto(status: AcnetStatus, message: str = "") -> status_pb2.Status:
+    return _Status(facility_code=status.facility, status_code=status.error, message=message)
+
+
+# ------------------------------------------------------------------ reading direction
+
+
+def timestamp_of(sample: DAQ_pb2.Reading) -> datetime:
+    """The sample's time as a UTC datetime; the receive time when the timestamp is unset."""
+    stamp = sample.timestamp
+    seconds, nanos = stamp.seconds, stamp.nanos
+    if not seconds and not nanos:
+        return utc_now()
+    return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=nanos // 1000)
+
+
+def micros_of(sample: DAQ_pb2.Reading) -> int:
+    """The sample's time in Unix microseconds, 0 when unset."""
+    stamp = sample.timestamp
+    return stamp.seconds * 1_000_000 + stamp.nanos // 1000
+
+
+def _basic_status(value: device_pb2.Value) -> BasicStatus:
+    """Attributes recognised by label (``on``, ``On``, ``Polarity``...) and display text; others dropped."""
+    attributes: dict[str, bool] = {}
+    for label, text in value.basicStatus.value.items():
+        attribute = _LABEL_ATTRIBUTE.get(label.strip().lower())
+        if attribute is None:
+            continue
+        word = text.strip().lower()
+        if word in _TRUE_TEXTS:
+            attributes[attribute] = True
+        elif word in _FALSE_TEXTS:
+            attributes[attribute] = False
+    return BasicStatus(**attributes)
+
+
+def _analog_alarm(value: device_pb2.Value) -> AnalogAlarm:
+    a = value.anaAlarm
+    return AnalogAlarm(a.minimum, a.maximum, a.alarmEnable, a.alarmStatus, a.abort, a.abortInhibit,
+                       a.triesNeeded, a.triesNow)
+
+
+def _digital_alarm(value: device_pb2.Value) -> DigitalAlarm:
+    d = value.digAlarm
+    return DigitalAlarm(d.nominal, d.mask, d.alarmEnable, d.alarmStatus, d.abort, d.abortInhibit,
+                        d.triesNeeded, d.triesNow)
+
+
+_DECODERS: dict[str, tuple[Callable[[device_pb2.Value], ModelValue], ValueType]] = {
+    "scalar": (lambda v: v.scalar, ValueType.SCALAR),
+    "scalarArr": (lambda v: tuple(v.scalarArr.value), ValueType.SCALAR_ARRAY),
+    "raw": (lambda v: v.raw, ValueType.RAW),
+    "text": (lambda v: v.text, ValueType.TEXT),
+    "textArr": (lambda v: tuple(v.textArr.value), ValueType.TEXT_ARRAY),
+    "anaAlarm": (_analog_alarm, ValueType.ANALOG_ALARM),
+    "digAlarm": (_digital_alarm, ValueType.DIGITAL_ALARM),
+    "basicStatus": (_basic_status, ValueType.BASIC_STATUS),
+}
+
+
+def value_from_proto(value: device_pb2.Value) -> tuple[ModelValue, ValueType] | None:
+    """The Python value and its type, or None when the oneof is empty."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    decode, value_type = _DECODERS[kind]
+    return decode(value), value_type
+
+
+class Target:
+    """Who a reply is for: the DRF it reports under, its device, and DevDB metadata and units."""
+
+    __slots__ = ("device", "drf", "meta", "units")
+
+    def __init__(self, drf: str, device: str, meta: DeviceMeta | None = None,
+                 units: str | None = None) -> None:
+        self.drf = drf
+        self.device = device
+        self.meta = meta
+        self.units = units
+
+
+def sample_reading(sample: DAQ_pb2.Reading, target: Target) -> Reading:
+    """One ``Reading`` from one sample (§5.5): warnings with data stay usable."""
+    status = OK
+    message = None
+    if sample.HasField("status"):
+        wire = sample.status
+        status = AcnetStatus(wire.facility_code, wire.status_code)
+        message = wire.message or None
+    data = sample.data
+    kind = data.WhichOneof("value")
+    timestamp = timestamp_of(sample)
+    if status.error < 0 or (kind is None and status.error > 0):
+        return Reading.error(target.drf, target.device, status, BACKEND, message, timestamp)
+    if kind is None:
+        return Reading.error(target.drf, target.device, GENERIC_ERROR, BACKEND, EMPTY_VALUE_MESSAGE,
+                             timestamp)
+    if kind == "scalar":
+        value: ModelValue = data.scalar
+        value_type = ValueType.SCALAR
+    else:
+        decode, value_type = _DECODERS[kind]
+        value = decode(data)
+    return Reading(target.drf, target.device, value, value_type, target.units, timestamp, None, status,
+                   BACKEND, target.meta, message)
+
+
+def status_reading(status: status_pb2.Status, target: Target) -> Reading:
+    """The Reading for a terminal ``status`` reply; a code of 0 there means "no data" and is an error."""
+    acnet = status_from_proto(status)
+    if acnet.error == 0:
+        message = status.message or "gRPC error"
+        return Reading.error(target.drf, target.device, GENERIC_ERROR, BACKEND, message)
+    return Reading.error(target.drf, target.device, acnet, BACKEND, status.message or None)
+
+
+def timed_array_reading(samples: Sequence[DAQ_pb2.Reading], target: Target) -> Reading:
+    """Several samples (at least one) as one TIMED_SCALAR_ARRAY reading; the first unusable sample wins."""
+    values: list[float] = []
+    micros: list[int] = []
+    warning: Reading | None = None
+    for sample in samples:
+        reading = sample_reading(sample, target)
+        if not reading.ok:
+            return reading
+        if not isinstance(reading.value, float):
+            return Reading.error(target.drf, target.device, GENERIC_ERROR, BACKEND,
+                                 f"cannot merge {reading.value_type} samples into a timed array",
+                                 reading.timestamp)
+        if warning is None and reading.is_warning:
+            warning = reading
+        values.append(reading.value)
+        micros.append(micros_of(sample))
+    timestamp = timestamp_of(samples[0])
+    status, message = (warning.status, warning.message) if warning is not None else (OK, None)
+    return Reading(target.drf, target.device, TimedArray(tuple(values), tuple(micros)),
+                   ValueType.TIMED_SCALAR_ARRAY, target.units, timestamp, None, status, BACKEND, target.meta,
+                   message)
+
+
+def stream_readings(reply: DAQ_pb2.ReadingReply, target: Target) -> list[Reading]:
+    """Every sample of a stream reply as its own Reading, in order (a status reply gives one)."""
+    if reply.WhichOneof("value") == "status":
+        return [status_reading(reply.status, target)]
+    return [sample_reading(sample, target) for sample in reply.readings.reading]
+
+
+# -------------------------------------------------------------------- writing direction
+
+
+def _plain(value: Any) -> Any:
+    """Numpy scalars (anything with ``item()`` and a ``dtype`` but no shape) as Python values."""
+    if hasattr(value, "dtype") and hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    return value
+
+
+def setting_value(value: Any) -> device_pb2.Value:
+    """The ``Value`` for writing ``value`` (§7.4); ValueConversionError when it cannot be sent."""
+    value = _plain(value)
+    if isinstance(value, (bool, int, float)):
+        return _Value(scalar=float(value))
+    if isinstance(value, str):
+        return _Value(text=value)
+    if isinstance(value, (bytes, bytearray)):
+        return _Value(raw=bytes(value))
+    if hasattr(value, "ndim") and hasattr(value, "tolist"):
+        if value.ndim != 1:
+            raise ValueConversionError(f"only 1-D arrays can be written, got {value.ndim} dimensions")
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        items = [_plain(item) for item in value]
+        if all(isinstance(item, (bool, int, float)) for item in items):
+            return _Value(scalarArr=_Value.ScalarArray(value=[float(item) for item in items]))
+        if all(isinstance(item, str) for item in items):
+            return _Value(textArr=_Value.TextArray(value=items))
+        raise ValueConversionError("cannot convert mixed list")
+    if isinstance(value, (dict, AnalogAlarm, DigitalAlarm, BasicStatus)):
+        raise ValueConversionError("alarm and status blocks are not supported via gRPC; write single fields")
+    raise ValueConversionError(f"cannot write a {type(value).__name__} via gRPC")
+

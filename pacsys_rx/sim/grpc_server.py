@@ -1,0 +1,445 @@
+"""The simulator's DPM/gRPC server: ``services.daq.DAQ`` (Read, Set) and ``services.devdb.DevDB``
+(getDeviceInfo), served by ``grpc.aio`` on the simulator's loop, plaintext.
+
+Read: one engine subscription per call, entry ``i`` tagged ``i``. Samples are queued per entry and a
+writer sends one ``ReadingReply`` per entry with every sample queued for it, so replies carry more
+samples the busier the call is. A call whose entries are all one-shot completes once each has been
+answered. Entries that can never produce data get a terminal ``status`` reply.
+
+Set: the ``authorization: Bearer <jwt>`` metadata is verified with the configured HS256 secret or
+RS256 public key (PyJWT); the claims map to an identity through the simulator's permissions. A
+missing, expired or forged token refuses every setting with ``DPM_PRIV`` (17, -17) and a message;
+otherwise each setting gets the model's status, in order.
+
+DevDB: index, description, units, limits and linear scaling constants (``coeff`` = primary scale,
+primary offset, common scale, common offset; transform indices 0), basic-status bits and control
+commands from the catalogue; unknown names get an all-zero ``DeviceInfo`` like production.
+
+Counters: ``read_calls`` (open Read calls), ``subscriptions`` (entries of those calls),
+``connections`` (distinct client peers with an open call), ``dropped`` (samples discarded because a
+call's queue was full).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from pacsys_rx.drf import DataRequest, parse_request
+from pacsys_rx.errors import DRFError
+from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, Value, ValueType
+from pacsys_rx.protocols.grpc_values import setting_value, status_to_proto, value_from_proto
+from pacsys_rx.protocols.proto import DAQ_pb2, DevDB_pb2, device_pb2
+from pacsys_rx.sim.catalogue import STATUS_ATTRIBUTES, ValueSpec
+from pacsys_rx.sim.engine import Batch, Subscription
+from pacsys_rx.sim.model import BIT_NAMES, BIT_TEXTS, CONTROL_COMMANDS, Sample
+from pacsys_rx.sim.permissions import Identity
+from pacsys_rx.sim.server import SimContext, SimServer
+
+PRIVILEGE_REFUSED = AcnetStatus.named("DPM_PRIV")
+BAD_REQUEST = AcnetStatus.named("DPM_BAD_REQUEST")
+INVALID_DATA = AcnetStatus.named("DIO_INVDATA")
+NO_DATA = AcnetStatus.named("ACNET_RETRY")
+MAX_QUEUED_SAMPLES = 200_000
+"""Per call; further samples are dropped (and counted) until the client catches up."""
+CORRUPT_FRAME = b"\xff\xff\xff\xff"
+CONTROL_NAMES = ("RESET", "ON", "OFF", "POSITIVE", "NEGATIVE", "RAMP", "DC", "LOCAL", "REMOTE", "TRIP")
+
+_DOUBLE = struct.Struct("<d").pack
+
+
+def _varint(value: int) -> bytes:
+    if value < 0:
+        value += 1 << 64
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    """A length-delimited field: key byte (field number < 16), length, payload."""
+    return bytes((tag,)) + _varint(len(payload)) + payload
+
+
+def _timestamp_field(epoch_ms: int) -> bytes:
+    """``Reading.timestamp`` (field 1) for an epoch-millisecond time, encoded as protobuf does."""
+    seconds, millis = divmod(epoch_ms, 1000)
+    body = b"\x08" + _varint(seconds) if seconds else b""
+    if millis:
+        body += b"\x10" + _varint(millis * 1_000_000)
+    return _field(0x0A, body)
+
+
+def model_value(value: Value, value_type: ValueType) -> device_pb2.Value:
+    """The ``Value`` for a model value; basic status goes out as display labels and texts, like DPM."""
+    if value_type is ValueType.SCALAR:
+        return device_pb2.Value(scalar=float(value))  # type: ignore[arg-type]
+    if isinstance(value, AnalogAlarm):
+        return device_pb2.Value(
+            anaAlarm=device_pb2.Value.AnalogAlarm(
+                minimum=value.minimum,
+                maximum=value.maximum,
+                alarmEnable=value.alarm_enable,
+                alarmStatus=value.alarm_status,
+                abort=value.abort,
+                abortInhibit=value.abort_inhibit,
+                triesNeeded=value.tries_needed,
+                triesNow=value.tries_now,
+            )
+        )
+    if isinstance(value, DigitalAlarm):
+        return device_pb2.Value(
+            digAlarm=device_pb2.Value.DigitalAlarm(
+                nominal=value.nominal,
+                mask=value.mask & 0xFFFFFFFF,
+                alarmEnable=value.alarm_enable,
+                alarmStatus=value.alarm_status,
+                abort=value.abort,
+                abortInhibit=value.abort_inhibit,
+                triesNeeded=value.tries_needed,
+                triesNow=value.tries_now,
+            )
+        )
+    if isinstance(value, BasicStatus):
+        texts = {
+            BIT_NAMES[name]: BIT_TEXTS[name][0 if state else 1] for name, state in value.to_dict().items()
+        }
+        return device_pb2.Value(basicStatus=device_pb2.Value.BasicStatus(value=texts))
+    return setting_value(value)
+
+
+def encode_sample(sample: Sample) -> bytes:
+    """One ``Reading`` with data, as the bytes of a ``Readings.reading`` (field 2) entry.
+
+    Scalars with a success status (the bulk of any stream) are encoded directly; everything else goes
+    through the generated classes.
+    """
+    if sample.value_type is ValueType.SCALAR and not sample.status.error:
+        reading = _timestamp_field(sample.timestamp) + b"\x12\x09\x09" + _DOUBLE(float(sample.value))  # type: ignore[arg-type]
+    else:
+        message = DAQ_pb2.Reading(data=model_value(sample.value, sample.value_type))  # type: ignore[arg-type]
+        seconds, millis = divmod(sample.timestamp, 1000)
+        message.timestamp.seconds, message.timestamp.nanos = seconds, millis * 1_000_000
+        if sample.status.error:
+            message.status.CopyFrom(status_to_proto(sample.status))
+        reading = message.SerializeToString()
+    return _field(0x12, reading)
+
+
+def readings_reply(index: int, readings: Sequence[bytes]) -> bytes:
+    """A ``ReadingReply`` carrying ``Readings`` made of encoded entries (see :func:`encode_sample`)."""
+    return (b"\x08" + _varint(index) if index else b"") + _field(0x12, b"".join(readings))
+
+
+def status_reply(index: int, status: AcnetStatus, message: str = "") -> bytes:
+    return DAQ_pb2.ReadingReply(index=index, status=status_to_proto(status, message)).SerializeToString()
+
+
+class _ReadCall:
+    """State of one Read call: samples queued per entry, terminal statuses, the writer's wake-up."""
+
+    def __init__(self, peer: str, size: int) -> None:
+        self.peer = peer
+        self.size = size
+        self.queued: dict[int, list[bytes]] = {}
+        self.queued_count = 0
+        self.terminal: dict[int, bytes] = {}
+        self.closed: set[int] = set()
+        self.dropped = 0
+        self.wake = asyncio.Event()
+        self.abort_reason: str | None = None
+
+    def on_batch(self, batch: Batch) -> None:
+        queued, closed = self.queued, self.closed
+        for index, sample in batch:
+            if index in closed:
+                continue
+            if sample.value is None:
+                closed.add(index)
+                self.terminal[index] = status_reply(index, sample.status if sample.status.error else NO_DATA)
+                continue
+            if self.queued_count >= MAX_QUEUED_SAMPLES:
+                self.dropped += 1
+                continue
+            entry = queued.get(index)
+            if entry is None:
+                entry = queued[index] = []
+            entry.append(encode_sample(sample))
+            self.queued_count += 1
+        self.wake.set()
+
+    def drain(self) -> list[bytes]:
+        """Every reply that can be sent now: one per entry with queued samples, then terminal statuses."""
+        replies = [readings_reply(index, readings) for index, readings in self.queued.items()]
+        replies.extend(self.terminal.values())
+        self.queued, self.terminal, self.queued_count = {}, {}, 0
+        return replies
+
+    @property
+    def idle(self) -> bool:
+        return not self.queued and not self.terminal
+
+    def abort(self, reason: str) -> None:
+        self.abort_reason = reason
+        self.wake.set()
+
+
+class GRPCServer(SimServer):
+    """The DAQ and DevDB services on one ``grpc.aio`` server (see the module documentation)."""
+
+    name = "grpc"
+
+    def __init__(self) -> None:
+        self._context: SimContext | None = None
+        self._server: aio.Server | None = None
+        self._calls: set[_ReadCall] = set()
+        self._set_peers: list[str] = []
+        self._dropped = 0
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._reply_delay = 0.0
+        self._corrupt_next = False
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self, context: SimContext) -> str:
+        self._context = context
+        server = aio.server(options=(("grpc.so_reuseport", 0),))
+        server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "services.daq.DAQ",
+                    {
+                        "Read": grpc.unary_stream_rpc_method_handler(
+                            self._read, request_deserializer=DAQ_pb2.ReadingList.FromString
+                        ),
+                        "Set": grpc.unary_unary_rpc_method_handler(
+                            self._set, request_deserializer=DAQ_pb2.SettingList.FromString
+                        ),
+                    },
+                ),
+                grpc.method_handlers_generic_handler(
+                    "services.devdb.DevDB",
+                    {
+                        "getDeviceInfo": grpc.unary_unary_rpc_method_handler(
+                            self._device_info, request_deserializer=DevDB_pb2.DeviceList.FromString
+                        ),
+                    },
+                ),
+            )
+        )
+        host = context.config.host
+        port = server.add_insecure_port(f"{host}:{context.port(self.name)}")
+        await server.start()
+        self._server = server
+        self.bound_port = port
+        return f"{host}:{port}"
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        for call in list(self._calls):
+            call.abort("the simulator's gRPC server is stopping")
+        if server is not None:
+            await server.stop(grace=1.0)
+        self._calls.clear()
+        self._set_peers.clear()
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "read_calls": len(self._calls),
+            "subscriptions": sum(call.size for call in self._calls),
+            "connections": len({call.peer for call in self._calls} | set(self._set_peers)),
+            "dropped": self._dropped + sum(call.dropped for call in self._calls),
+        }
+
+    async def drop_connections(self) -> None:
+        for call in list(self._calls):
+            call.abort("connection dropped by the simulator")
+
+    def pause(self) -> None:
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        self._resumed.set()
+
+    def corrupt_next_frame(self) -> None:
+        self._corrupt_next = True
+
+    def set_reply_delay(self, seconds: float) -> None:
+        self._reply_delay = max(0.0, float(seconds))
+
+    async def _before_reply(self) -> None:
+        await self._resumed.wait()
+        if self._reply_delay:
+            await asyncio.sleep(self._reply_delay)
+
+    def _outgoing(self, data: bytes) -> bytes:
+        if self._corrupt_next:
+            self._corrupt_next = False
+            return CORRUPT_FRAME
+        return data
+
+    # ------------------------------------------------------------------ DAQ.Read
+
+    async def _read(self, request: DAQ_pb2.ReadingList, context: aio.ServicerContext) -> None:
+        assert self._context is not None
+        call = _ReadCall(context.peer(), len(request.drf))
+        parsed: list[DataRequest] = []
+        tags: list[int] = []
+        for index, drf in enumerate(request.drf):
+            try:
+                parsed.append(parse_request(drf))
+                tags.append(index)
+            except DRFError as error:
+                call.closed.add(index)
+                call.terminal[index] = status_reply(index, BAD_REQUEST, str(error))
+        self._calls.add(call)
+        subscription: Subscription | None = None
+        try:
+            subscription = self._context.engine.subscribe(parsed, call.on_batch, tags)
+            await self._serve(call, subscription, context)
+        finally:
+            if subscription is not None:
+                subscription.cancel()
+            self._calls.discard(call)
+            self._dropped += call.dropped
+
+    async def _serve(self, call: _ReadCall, subscription: Subscription, context: aio.ServicerContext) -> None:
+        while True:
+            if call.idle:
+                if subscription.is_finished:
+                    return
+                await call.wake.wait()
+            call.wake.clear()
+            if call.abort_reason is not None:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, call.abort_reason)
+            await self._before_reply()
+            for reply in call.drain():
+                try:
+                    await context.write(self._outgoing(reply))
+                except Exception:
+                    if context.done():
+                        return
+                    raise
+
+    # ------------------------------------------------------------------ DAQ.Set
+
+    async def _set(self, request: DAQ_pb2.SettingList, context: aio.ServicerContext) -> bytes:
+        assert self._context is not None
+        peer = context.peer()
+        self._set_peers.append(peer)
+        try:
+            identity, refusal = self._identity(context.invocation_metadata())
+            statuses = [self._apply(setting, identity, refusal) for setting in request.setting]
+            await self._before_reply()
+            return self._outgoing(DAQ_pb2.SettingReply(status=statuses).SerializeToString())
+        finally:
+            self._set_peers.remove(peer)
+
+    def _apply(self, setting: DAQ_pb2.Setting, identity: Identity | None, refusal: str) -> Any:
+        assert self._context is not None
+        if identity is None:
+            return status_to_proto(PRIVILEGE_REFUSED, refusal)
+        try:
+            request = parse_request(setting.device)
+        except DRFError as error:
+            return status_to_proto(BAD_REQUEST, str(error))
+        decoded = value_from_proto(setting.value)
+        if decoded is None:
+            return status_to_proto(INVALID_DATA, "setting without a value")
+        status = self._context.model.apply_setting(request, decoded[0], identity)
+        return status_to_proto(status)
+
+    def _identity(self, metadata: Any) -> tuple[Identity | None, str]:
+        """The caller's identity from its bearer token, or None and the reason for refusing it."""
+        assert self._context is not None
+        header = next((value for key, value in metadata or () if key == "authorization"), None)
+        if not isinstance(header, str) or not header.startswith("Bearer ") or not header[7:].strip():
+            return None, "no bearer token"
+        config = self._context.config
+        try:
+            import jwt
+        except ImportError:
+            return None, "the simulator cannot verify tokens: PyJWT is not installed"
+        token = header[7:].strip()
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+            key = {"HS256": config.jwt_secret, "RS256": config.jwt_public_key}.get(algorithm)
+            if key is None:
+                return None, f"tokens signed with {algorithm} are not accepted"
+            claims = jwt.decode(token, key, algorithms=[algorithm], options={"verify_aud": False})
+        except jwt.PyJWTError as error:
+            return None, f"invalid token: {error}"
+        return self._context.permissions.identity_from_jwt_claims(claims), ""
+
+    # ------------------------------------------------------------------ DevDB
+
+    async def _device_info(self, request: DevDB_pb2.DeviceList, context: aio.ServicerContext) -> bytes:
+        assert self._context is not None
+        devices = self._context.model.devices
+        entries = []
+        for name in request.device:
+            device = devices.get(name.upper())
+            info = DevDB_pb2.DeviceInfo()
+            if device is not None:
+                spec = device.spec
+                info.device_index, info.description = spec.index, spec.description
+                if spec.reading is not None:
+                    info.reading.CopyFrom(_property(spec.reading))
+                if spec.setting is not None:
+                    info.setting.CopyFrom(_property(spec.setting))
+                if spec.status is not None:
+                    present = [a for a in STATUS_ATTRIBUTES if a in spec.status.initial]
+                    info.status.bits.extend(_status_bit(attribute) for attribute in present)
+                    if spec.status.control:
+                        info.control.cmds.extend(
+                            DevDB_pb2.DigitalControlItem(
+                                value=value,
+                                short_name=CONTROL_NAMES[value],
+                                long_name=CONTROL_NAMES[value].title(),
+                            )
+                            for value in sorted(CONTROL_COMMANDS)
+                        )
+            entries.append(DevDB_pb2.InfoEntry(name=name, device=info))
+        await self._before_reply()
+        return self._outgoing(DevDB_pb2.DeviceInfoReply(set=entries).SerializeToString())
+
+
+def _property(spec: ValueSpec) -> DevDB_pb2.Property:
+    scaling = spec.scaling
+    prop = DevDB_pb2.Property(
+        min_val=spec.minimum,
+        max_val=spec.maximum,
+        coeff=[scaling.primary_scale, scaling.primary_offset, scaling.common_scale, scaling.common_offset],
+    )
+    if spec.units is not None:
+        prop.common_units = spec.units
+    if spec.primary_units is not None:
+        prop.primary_units = spec.primary_units
+    return prop
+
+
+def _status_bit(attribute: str) -> DevDB_pb2.DigitalStatusItem:
+    bit = 1 << STATUS_ATTRIBUTES.index(attribute)
+    on_text, off_text = BIT_TEXTS[attribute]
+    return DevDB_pb2.DigitalStatusItem(
+        mask_val=bit,
+        match_val=bit,
+        short_name=attribute.upper(),
+        long_name=BIT_NAMES[attribute],
+        true_str=on_text,
+        false_str=off_text,
+    )
+
+
+SERVER = GRPCServer

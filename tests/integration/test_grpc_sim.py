@@ -1,0 +1,269 @@
+"""The gRPC backend against the simulator's DAQ/DevDB server over a real loopback port."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+
+import grpc
+import jwt
+import pytest
+from reactivex import operators as ops
+
+import pacsys_rx as prx
+from pacsys_rx.auth import JWTAuth
+from pacsys_rx.backends.grpc import CONNECTION_LOST, GRPCBackend, ReconnectPolicy
+from pacsys_rx.errors import AuthenticationError, BackendUnavailable, DeviceError
+from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, Reading, ValueType
+from pacsys_rx.protocols.proto import DAQ_pb2, DAQ_pb2_grpc
+from pacsys_rx.sim import Simulator
+
+SECRET = "integration-test-secret-of-at-least-32-bytes"
+FAST_RECONNECT = ReconnectPolicy(initial=0.2, maximum=1.0, reset_after=5.0)
+WAIT_S = 10.0
+
+
+def token(secret: str = SECRET, expires_in: float = 300.0, roles: tuple[str, ...] = ("testing",)) -> str:
+    claims = {"sub": "tester@FNAL.GOV", "realm_access": {"roles": list(roles)},
+              "exp": int(time.time() + expires_in)}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(servers=["grpc"], grpc_port=0, jwt_secret=SECRET, seed=1) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def endpoint(sim: Simulator) -> tuple[str, int]:
+    host, port = sim.endpoints["grpc"].rsplit(":", 1)
+    return host, int(port)
+
+
+def connect(endpoint: tuple[str, int], auth: JWTAuth | None = None) -> GRPCBackend:
+    host, port = endpoint
+    backend = prx.grpc(host, port, auth=auth or JWTAuth(token()), devdb_host=host, devdb_port=port,
+                       devdb_tls=False, reconnect=FAST_RECONNECT)
+    assert isinstance(backend, GRPCBackend)
+    return backend
+
+
+@pytest.fixture()
+def backend(endpoint: tuple[str, int]) -> Iterator[GRPCBackend]:
+    with connect(endpoint) as client:
+        yield client
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.items: list[Reading] = []
+        self.errors: list[Exception] = []
+        self._lock = threading.Lock()
+
+    def on_next(self, item: Reading) -> None:
+        with self._lock:
+            self.items.append(item)
+
+    def on_error(self, error: Exception) -> None:
+        self.errors.append(error)
+
+    def snapshot(self) -> list[Reading]:
+        with self._lock:
+            return list(self.items)
+
+
+@pytest.mark.parametrize(("drf", "value_type", "check"), [
+    ("M:OUTTMP", ValueType.SCALAR, lambda v: isinstance(v, float) and 60 < v < 80),
+    ("B:IRMS06", ValueType.SCALAR_ARRAY, lambda v: isinstance(v, tuple) and len(v) == 32),
+    ("M:OUTTMP.RAW", ValueType.RAW, lambda v: isinstance(v, bytes) and len(v) == 2),
+    ("M:OUTTMP.DESCRIPTION", ValueType.TEXT, lambda v: v == "Outdoor Temperature"),
+    ("Z:ACLTST.STATUS.BIT_NAMES", ValueType.TEXT_ARRAY, lambda v: v[:2] == ("On", "Ready")),
+    ("Z:ACLTST.ANALOG", ValueType.ANALOG_ALARM, lambda v: isinstance(v, AnalogAlarm) and v.tries_needed == 2),
+    ("Z:ACLTST.DIGITAL", ValueType.DIGITAL_ALARM, lambda v: isinstance(v, DigitalAlarm) and v.mask == 3),
+    ("Z:ACLTST.STATUS", ValueType.BASIC_STATUS, lambda v: isinstance(v, BasicStatus) and v.ready is True),
+])
+def test_every_value_type(backend: GRPCBackend, drf: str, value_type: ValueType,
+                          check: Callable[[object], bool]) -> None:
+    reading = backend.read(drf).run()
+    assert reading.ok and reading.value_type is value_type and check(reading.value), reading
+    assert reading.drf == drf and reading.backend == "grpc"
+
+
+def test_readings_carry_devdb_metadata(backend: GRPCBackend) -> None:
+    reading = backend.read("M:OUTTMP").run()
+    assert reading.units == "DegF"
+    assert reading.meta is not None and reading.meta.device_index == 27235
+    info = backend.device_info("Z:ACLTST")
+    assert info.description == "ACL test device" and info.reading is not None
+    assert info.reading.common_units == "blip" and info.control is not None and info.status_bits is not None
+    with pytest.raises(DeviceError, match="not found"):
+        backend.device_info("Z:NOSUCH")
+
+
+def test_unknown_device_is_an_error_reading(backend: GRPCBackend) -> None:
+    readings = backend.read_many(["Z:NOSUCH", "M:OUTTMP"]).pipe(ops.to_list()).run()
+    by_drf = {r.drf: r for r in readings}
+    assert by_drf["Z:NOSUCH"].status == AcnetStatus.named("DPM_NO_SUCH_DEVICE") and not by_drf["Z:NOSUCH"].ok
+    assert by_drf["M:OUTTMP"].ok
+
+
+def test_read_many_of_fifty_bank_devices(backend: GRPCBackend) -> None:
+    drfs = [f"SIM:BANK{i:03d}" for i in range(50)]
+    readings = backend.read_many(drfs).pipe(ops.to_list()).run()
+    assert sorted(r.drf for r in readings) == drfs
+    assert all(r.ok and r.units == "mA" for r in readings)
+
+
+def test_one_shot_read_completes_without_waiting_for_the_server(backend: GRPCBackend) -> None:
+    began = time.monotonic()
+    backend.read("M:OUTTMP@p,1000").run()
+    assert time.monotonic() - began < 2.0
+
+
+def test_stream_of_100_hz_for_two_seconds(backend: GRPCBackend) -> None:
+    collector = Collector()
+    subscription = backend.stream("M:OUTTMP@p,10").subscribe(collector.on_next, collector.on_error)
+    wait_for(lambda: len(collector.snapshot()) > 0)
+    start = len(collector.snapshot())
+    time.sleep(2.0)
+    count = len(collector.snapshot()) - start
+    subscription.dispose()
+    assert 180 <= count <= 220, count
+    assert all(r.ok and r.drf == "M:OUTTMP.READING@p,10" for r in collector.snapshot())
+    stamps = [r.timestamp for r in collector.snapshot()]
+    assert stamps == sorted(stamps)
+
+
+def test_two_subscribers_share_one_server_subscription(sim: Simulator, backend: GRPCBackend) -> None:
+    first, second = Collector(), Collector()
+    stream = backend.stream("G:AMANDA@p,50")
+    one = stream.subscribe(first.on_next)
+    two = backend.stream("G:AMANDA.READING@p,50").subscribe(second.on_next)
+    wait_for(lambda: len(first.snapshot()) >= 3 and len(second.snapshot()) >= 3)
+    assert sim.counters("grpc")["read_calls"] == 1 and sim.counters("grpc")["subscriptions"] == 1
+    one.dispose()
+    time.sleep(0.2)
+    assert sim.counters("grpc")["read_calls"] == 1
+    two.dispose()
+    wait_for(lambda: sim.counters("grpc")["read_calls"] == 0)
+    assert sim.counters("grpc")["subscriptions"] == 0
+
+
+def test_write_with_a_valid_token_changes_the_next_read(backend: GRPCBackend) -> None:
+    before = backend.read("Z:ACLTST.SETTING").run().value
+    target = 42.0 if before != 42.0 else 43.0
+    result = backend.write("Z:ACLTST", target).run()
+    assert result.ok and result.drf == "Z:ACLTST.SETTING@N" and result.backend == "grpc"
+    assert backend.read("Z:ACLTST.SETTING").run().value == target
+
+
+def test_write_many_reports_per_setting(backend: GRPCBackend) -> None:
+    results = backend.write_many([("Z:ACLTS1", 5.0), ("M:OUTTMP", 1.0), ("Z:ACLTS2", 1000.0),
+                                  ("Z:ACLTS3", {"minimum": 1.0})]).pipe(ops.to_list()).run()
+    assert {(r.drf, r.status) for r in results} == {
+        ("Z:ACLTS1.SETTING@N", AcnetStatus(0, 0)),
+        ("M:OUTTMP.SETTING@N", AcnetStatus.named("DBM_NOPROP")),
+        ("Z:ACLTS2.SETTING@N", AcnetStatus.named("DIO_RANGE")),
+        ("Z:ACLTS3.SETTING@N", AcnetStatus(1, -1)),
+    }
+
+
+@pytest.mark.parametrize(("bad_token", "reason"), [
+    (token(expires_in=-60), "expired"),
+    (token(secret="forged-secret-forged-secret-forged-secret"), "Signature verification failed"),
+])
+def test_bad_tokens_are_refused_with_dpm_priv(endpoint: tuple[str, int], bad_token: str, reason: str) -> None:
+    with connect(endpoint, JWTAuth(bad_token)) as client:
+        result = client.write("Z:ACLTST", 1.0).run()
+    assert not result.ok and result.status == AcnetStatus.named("DPM_PRIV")
+    assert result.message is not None and reason in result.message
+
+
+def test_console_class_without_permission_is_refused(endpoint: tuple[str, int]) -> None:
+    with connect(endpoint, JWTAuth(token(roles=()))) as client:
+        result = client.write("G:AMANDA", 1.0).run()
+    assert result.status == AcnetStatus.named("DPM_DBPRIV") and not result.ok
+
+
+def test_missing_token_fails_before_any_traffic(endpoint: tuple[str, int],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PACSYS_JWT_TOKEN", raising=False)
+    host, port = endpoint
+    with prx.grpc(host, port) as client:
+        calls: list[object] = []
+        monkeypatch.setattr(client._stub.Set, "future", lambda *a, **k: calls.append(a))
+        with pytest.raises(AuthenticationError):
+            client.write("Z:ACLTST", 1.0)
+        assert calls == []
+
+
+def test_unauthenticated_status_maps_to_authentication_error() -> None:
+    """A strict server answering UNAUTHENTICATED (like the pacsys proxy) fails the write as a whole."""
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+
+    class Strict(DAQ_pb2_grpc.DAQServicer):
+        def Set(self, request: DAQ_pb2.SettingList, context: grpc.ServicerContext) -> DAQ_pb2.SettingReply:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "Invalid or missing bearer token")
+
+    DAQ_pb2_grpc.add_DAQServicer_to_server(Strict(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with connect(("127.0.0.1", port)) as client, \
+                pytest.raises(AuthenticationError, match="UNAUTHENTICATED"):
+            client.write("Z:ACLTST", 1.0).run()
+    finally:
+        server.stop(None)
+
+
+def test_unreachable_server_is_backend_unavailable(sim: Simulator) -> None:
+    with prx.grpc("127.0.0.1", 1, timeout=3.0) as client, pytest.raises(BackendUnavailable):
+        client.read("M:OUTTMP").run()
+
+
+def test_stream_resumes_after_a_server_restart(sim: Simulator, backend: GRPCBackend) -> None:
+    collector = Collector()
+    subscription = backend.stream("M:OUTTMP@p,20").subscribe(collector.on_next, collector.on_error)
+    wait_for(lambda: len(collector.snapshot()) >= 5)
+    sim.restart("grpc")
+    wait_for(lambda: any(r.status == CONNECTION_LOST for r in collector.snapshot()))
+    gap_at = next(i for i, r in enumerate(collector.snapshot()) if r.status == CONNECTION_LOST)
+    wait_for(lambda: sum(r.ok for r in collector.snapshot()[gap_at:]) >= 5)
+    subscription.dispose()
+    gaps = [r for r in collector.snapshot() if not r.ok]
+    assert len(gaps) == 1 and gaps[0].drf == "M:OUTTMP.READING@p,20" and gaps[0].is_error
+    assert "UNAVAILABLE" in (gaps[0].message or "")
+    assert collector.errors == []
+
+
+def test_stream_reconnects_after_dropped_connections(sim: Simulator, backend: GRPCBackend) -> None:
+    collector = Collector()
+    subscription = backend.stream(["M:OUTTMP@p,20", "G:AMANDA@p,20"]).subscribe(collector.on_next)
+    wait_for(lambda: len(collector.snapshot()) >= 10)
+    sim.drop_connections("grpc")
+    wait_for(lambda: sum(r.status == CONNECTION_LOST for r in collector.snapshot()) == 2)
+    count = len(collector.snapshot())
+    wait_for(lambda: sum(r.ok for r in collector.snapshot()[count:]) >= 10)
+    subscription.dispose()
+    wait_for(lambda: sim.counters("grpc")["read_calls"] == 0)
+
+
+def test_close_releases_every_stream(sim: Simulator, endpoint: tuple[str, int]) -> None:
+    client = connect(endpoint)
+    done: list[bool] = []
+    client.stream("M:OUTTMP@p,50").subscribe(on_completed=lambda: done.append(True))
+    wait_for(lambda: sim.counters("grpc")["read_calls"] == 1)
+    client.close()
+    assert done == [True]
+    wait_for(lambda: sim.counters("grpc")["read_calls"] == 0)
