@@ -20,11 +20,12 @@ from pacsys_rx.errors import (
     ProtocolError,
     WriteOutcomeUnknown,
 )
-from pacsys_rx.factories import acl, dmq, dpm, grpc
+from pacsys_rx.factories import acl, acl_ssh, dmq, dpm, grpc
 from pacsys_rx.model import AcnetStatus, Reading, ValueType, WriteResult
 
 __all__ = [
     "AcnetStatus", "AuthenticationError", "Backend", "BackendUnavailable", "Capability", "DRFError",
     "DeviceError", "JWTAuth", "KerberosAuth", "NotSupported", "PacsysError", "ProtocolError", "Reading",
-    "ValueType", "WriteOutcomeUnknown", "WriteResult", "acl", "aiter", "dmq", "dpm", "grpc", "iterate",
+    "ValueType", "WriteOutcomeUnknown", "WriteResult", "acl", "acl_ssh", "aiter", "dmq", "dpm", "grpc",
+    "iterate",
 ]

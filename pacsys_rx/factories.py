@@ -12,6 +12,7 @@ _BACKENDS = {
     "grpc": ("pacsys_rx.backends.grpc", "GRPCBackend", "DPM/gRPC"),
     "dmq": ("pacsys_rx.backends.dmq", "DMQBackend", "DMQ"),
     "acl": ("pacsys_rx.backends.acl", "ACLBackend", "ACL"),
+    "acl_ssh": ("pacsys_rx.backends.acl_ssh", "ACLSSHBackend", "ACL over SSH"),
 }
 
 
@@ -45,3 +46,8 @@ def dmq(*args: Any, **options: Any) -> Backend:
 def acl(*args: Any, **options: Any) -> Backend:
     """ACL: the read-only CGI over HTTPS."""
     return _create("acl", *args, **options)
+
+
+def acl_ssh(*args: Any, **options: Any) -> Backend:
+    """ACL run on a remote host through the system's OpenSSH client (read-only)."""
+    return _create("acl_ssh", *args, **options)
