@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--dpm-port", type=_port, default=0, help="DPM/HTTP port (0: any free port)")
     sim.add_argument("--grpc-port", type=_port, default=0, help="DPM/gRPC port (0: any free port)")
     sim.add_argument("--acl-port", type=_port, default=0, help="ACL (HTTP) port (0: any free port)")
+    sim.add_argument("--acl-tls", action="store_true",
+                     help="serve ACL over HTTPS with a generated certificate (its CA path goes to stderr)")
     sim.add_argument("--amqp-url", help="RabbitMQ broker for the DMQ server (DMQ is disabled without it)")
     sim.add_argument("--keytab", help="Kerberos keytab of the service principal (fake GSS without it)")
     sim.add_argument(
@@ -80,6 +82,7 @@ def run_sim(args: argparse.Namespace) -> int:
             jwt_public_key=args.jwt_public_key,
             permissions=args.permissions,
             host=args.host,
+            acl_tls=args.acl_tls,
         ) as sim:
             for name in SERVER_MODULES:
                 line = (
@@ -88,6 +91,9 @@ def run_sim(args: argparse.Namespace) -> int:
                     else f"{name} disabled: {sim.disabled.get(name, 'not available')}"
                 )
                 print(line, flush=True)
+            if args.acl_tls and "acl" in sim.endpoints:
+                ca_path = getattr(sim.server("acl"), "ca_path", None)
+                print(f"acl CA certificate: {ca_path}", file=sys.stderr, flush=True)
             print("ready", flush=True)
             while not stop.wait(0.5):
                 pass

@@ -252,12 +252,13 @@ class ACLServer(SimServer):
     The host names the server (``acl`` by default; another name lets a plain and a TLS server run
     side by side, e.g. ``Simulator(servers={"acl": ACLServer(), "acl_tls": ACLServer(tls=True)})``).
 
-    ``ca_path`` (HTTPS only) is the PEM certificate of the generated CA that signed the server's
+    ``tls`` defaults to the simulator's ``acl_tls`` setting (``--acl-tls``). ``ca_path`` (HTTPS
+    only) is the PEM certificate of the generated CA that signed the server's
     certificate: pass it as ``verify=`` to trust the server explicitly. Fault switches: the
     ``SimServer`` hooks plus :meth:`set_http_status` (answer every request with 400/500/503...).
     """
 
-    def __init__(self, tls: bool = False, url_limit: int = DEFAULT_SERVER_URL_LIMIT) -> None:
+    def __init__(self, tls: bool | None = None, url_limit: int = DEFAULT_SERVER_URL_LIMIT) -> None:
         self.tls = tls
         self.url_limit = url_limit
         self.ca_path: Path | None = None
@@ -274,6 +275,8 @@ class ACLServer(SimServer):
 
     async def start(self, context: SimContext) -> str:
         self._interpreter = ACLInterpreter(context.model)
+        if self.tls is None:
+            self.tls = context.config.acl_tls
         host = context.config.host
         ssl_context = self._ssl_context(host) if self.tls else None
         self._server = await asyncio.start_server(

@@ -61,6 +61,7 @@ class Simulator:
         permissions: str | Path | Permissions | None = None,
         servers: Iterable[str] | Mapping[str, ServerSource] | None = None,
         host: str = "127.0.0.1",
+        acl_tls: bool = False,
     ) -> None:
         catalogue = devices if isinstance(devices, Catalogue) else load_catalogue(devices)
         self.permissions = (
@@ -76,6 +77,7 @@ class Simulator:
             service_principal=service_principal,
             jwt_secret=jwt_secret,
             jwt_public_key=_pem_text(jwt_public_key),
+            acl_tls=acl_tls,
         )
         self.model = DeviceModel(catalogue, seed=seed, permissions=self.permissions)
         self.engine = EventEngine(self.model)

@@ -69,6 +69,7 @@ class SimConfig:
     service_principal: str = "daeset/localhost@FNAL.GOV"
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
+    acl_tls: bool = False
 
 
 @dataclass
