@@ -1,0 +1,522 @@
+"""What runs on a DPM/HTTP connection: one-shot reads (pooled), streams (with reconnect), settings.
+
+Every job runs on the thread that owns its connection; other threads only cancel it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
+from pacsys_rx.auth import KerberosAuth
+from pacsys_rx.backends._dpm_connection import ConnectionLost, DpmConnection, HandshakeRefused
+from pacsys_rx.backends._dpm_values import (
+    BACKEND_NAME,
+    DATA_REPLIES,
+    STATUS,
+    ClientFrame,
+    Clock,
+    Entry,
+    Setting,
+    failure_reading,
+    reply_reading,
+    scalar_reading,
+    setting_for,
+    status_reading,
+)
+from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink, WriteRequest
+from pacsys_rx.drf import ImmediateEvent, parse_request
+from pacsys_rx.errors import AuthenticationError, BackendUnavailable, ProtocolError
+from pacsys_rx.kerberos import ClientContext, dpm_service_principal
+from pacsys_rx.model import OK, AcnetStatus, Reading, ValueType, WriteResult
+from pacsys_rx.protocols import pc
+from pacsys_rx.transport import Backoff
+
+log = logging.getLogger("pacsys_rx.dpm")
+
+Connector = Callable[[], DpmConnection]
+"""Opens a connection (handshake done) or raises BackendUnavailable."""
+
+CONNECTION_LOST = AcnetStatus.named("ACNET_DISCONNECTED")
+"""Status of the gap reading a stream emits per DRF when its connection is lost."""
+NO_REPLY = AcnetStatus.named("ACNET_REQTMO")
+MIC_MESSAGE = b"1234"
+POOL_IDLE_POLL = 1.0
+"""How often an idle pooled connection drains heartbeats (and notices a dead peer)."""
+POOL_IDLE_LIMIT = 60.0
+"""An idle pooled connection is closed after this long."""
+
+_Reply = TypeVar("_Reply", pc.AuthenticateReply, pc.StatusReply, pc.ApplySettingsReply)
+
+
+class Cancellable:
+    """A job the subscriber may abandon; the owning thread checks :attr:`cancelled`."""
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._connection: DpmConnection | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    @property
+    def done(self) -> bool:
+        """Every answer was delivered."""
+        return False
+
+    def cancel(self) -> None:
+        """Abandon an unfinished job; its connection (which may still carry its replies) is closed."""
+        if self.done:
+            return
+        self._cancelled.set()
+        connection = self._connection
+        if connection is not None:
+            connection.close()
+
+
+# ---------------------------------------------------------------------------------------- reads
+
+
+class ReadJob(Cancellable):
+    """One read_many on a pooled connection: AddToList per DRF + StartList, one answer per entry."""
+
+    def __init__(self, requests: Sequence[ReadRequest], sink: OneShotSink) -> None:
+        super().__init__()
+        self.requests = requests
+        self.sink = sink
+        self.clock = Clock()
+        self._entries: dict[int, tuple[int, Entry]] = {}
+        self._failure: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._connection is not None and not self._entries and not self.cancelled
+
+    def start(self, connection: DpmConnection) -> None:
+        """Send the entries and StartList in one write."""
+        self._connection = connection
+        adds = []
+        for request in self.requests:
+            ref_id = connection.next_ref()
+            self._entries[ref_id] = (request.index, Entry(request.drf, parse_request(request.drf).device))
+            adds.append(pc.AddToListRequest(connection.list_id, ref_id, request.wire_drf))
+        connection.send(*adds, pc.StartListRequest(connection.list_id))
+
+    def run(self, connection: DpmConnection) -> bool:
+        """Run to completion; True when the connection is clean enough to go back to the pool."""
+        self.start(connection)
+        while self._entries and not self.cancelled:
+            self.handle(connection.receive())
+        if self.cancelled or self._failure is not None:
+            return False
+        connection.send(pc.StopListRequest(connection.list_id), pc.ClearListRequest(connection.list_id))
+        return all(isinstance(parse_request(r.wire_drf).event, ImmediateEvent) for r in self.requests)
+
+    def handle(self, frames: Iterable[ClientFrame]) -> None:
+        """Turn replies into answers; the first answer per entry counts."""
+        for frame in frames:
+            if isinstance(frame, tuple):
+                found = self._entries.get(frame[0])
+                if found is not None:
+                    self._answer(frame[0], scalar_reading(found[1], frame, self.clock))
+            elif isinstance(frame, DATA_REPLIES):
+                found = self._entries.get(frame.ref_id)
+                if found is not None:
+                    self._answer(frame.ref_id, reply_reading(found[1], frame, self.clock))
+            elif isinstance(frame, pc.DeviceInfoReply):
+                found = self._entries.get(frame.ref_id)
+                if found is not None:
+                    found[1].learn(frame)
+            elif isinstance(frame, (pc.AddToListReply, pc.StatusReply)) and frame.ref_id in self._entries:
+                if frame.status != 0:
+                    entry = self._entries[frame.ref_id][1]
+                    stamp = frame.timestamp if isinstance(frame, pc.StatusReply) else 0
+                    self._answer(frame.ref_id, status_reading(entry, frame.status, self.clock, stamp))
+            elif _job_failure(frame):
+                self._fail_rest(_job_failure(frame))
+
+    def _answer(self, ref_id: int, reading: Reading) -> None:
+        index, _ = self._entries.pop(ref_id)
+        self.sink.deliver(index, reading)
+
+    def _fail_rest(self, code: int) -> None:
+        self._failure = code
+        for ref_id in list(self._entries):
+            self._answer(ref_id, status_reading(self._entries[ref_id][1], code, self.clock))
+
+
+class ReadPool:
+    """Up to ``size`` pooled connections, each with its own thread, serving a queue of read jobs."""
+
+    def __init__(self, connect: Connector, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"pool size must be at least 1, got {size}")
+        self._connect = connect
+        self._size = size
+        self._jobs: queue.SimpleQueue[ReadJob | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._workers = 0
+        self._idle = 0
+        self._closed = False
+
+    def submit(self, job: ReadJob) -> None:
+        with self._lock:
+            if self._closed:
+                raise BackendUnavailable("the DPM read pool is closed")
+            self._jobs.put(job)
+            if self._idle == 0 and self._workers < self._size:
+                self._workers += 1
+                threading.Thread(target=self._work, name="pacsys-rx-dpm-read", daemon=True).start()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for _ in range(self._workers):
+                self._jobs.put(None)
+
+    def _work(self) -> None:
+        connection: DpmConnection | None = None
+        idle_for = 0.0
+        try:
+            while True:
+                with self._lock:
+                    self._idle += 1
+                try:
+                    job = self._jobs.get(timeout=POOL_IDLE_POLL)
+                except queue.Empty:
+                    idle_for += POOL_IDLE_POLL
+                    connection = _drain(connection)
+                    if idle_for >= POOL_IDLE_LIMIT and self._retire():
+                        return
+                    continue
+                finally:
+                    with self._lock:
+                        self._idle -= 1
+                if job is None:
+                    return
+                idle_for = 0.0
+                connection = self._run(job, connection)
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _retire(self) -> bool:
+        with self._lock:
+            if self._jobs.empty():
+                self._workers -= 1
+                return True
+        return False
+
+    def _run(self, job: ReadJob, connection: DpmConnection | None) -> DpmConnection | None:
+        if job.cancelled:
+            return connection
+        try:
+            if connection is None or connection.closed:
+                connection = self._connect()
+            if job.run(connection):
+                return connection
+        except BackendUnavailable as exc:
+            job.sink.fail(exc)
+        except Exception as exc:
+            log.exception("DPM read failed")
+            job.sink.fail(exc)
+        if connection is not None:
+            connection.close()
+        return None
+
+
+def _drain(connection: DpmConnection | None) -> DpmConnection | None:
+    """Consume what an idle connection received (heartbeats); None once it is dead."""
+    if connection is None:
+        return None
+    try:
+        connection.receive(0.0)
+    except ConnectionLost:
+        return None
+    return connection
+
+
+# -------------------------------------------------------------------------------------- streams
+
+
+class StreamSession:
+    """One stream: its own connection and list, re-established with backoff after every loss.
+
+    Entries keep their ref_ids (1..N) across reconnects. When a connection is lost each live DRF
+    gets one data-less reading with status ``ACNET_DISCONNECTED``; the stream then resumes on a new
+    connection (entries re-added, list restarted). The session ends when every DRF is released.
+    """
+
+    def __init__(self, drfs: Sequence[str], sink: StreamSink, connect: Connector, backoff: Backoff) -> None:
+        self._entries = {i + 1: Entry(drf, parse_request(drf).device) for i, drf in enumerate(drfs)}
+        self._sink = sink
+        self._connect = connect
+        self._backoff = backoff
+        self._lock = threading.Lock()
+        self._removed: list[int] = []
+        self._stopped = threading.Event()
+        self._connection: DpmConnection | None = None
+        self.clock = Clock()
+        self._thread = threading.Thread(target=self._run, name="pacsys-rx-dpm-stream", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def release(self, drf: str) -> None:
+        """Stop delivering ``drf``; the connection closes when no DRF is left."""
+        with self._lock:
+            for ref_id, entry in list(self._entries.items()):
+                if entry.drf == drf:
+                    del self._entries[ref_id]
+                    self._removed.append(ref_id)
+            if self._entries:
+                return
+        self.stop()
+
+    @property
+    def finished(self) -> bool:
+        """True once every DRF was released or the backend closed."""
+        return self._stopped.is_set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        connection = self._connection
+        if connection is not None:
+            connection.close()
+
+    def _run(self) -> None:
+        lost_reported = False
+        while not self._stopped.is_set():
+            try:
+                connection = self._connection = self._connect()
+                if self._stopped.is_set():
+                    connection.close()
+                    return
+                self._backoff.connected()
+                lost_reported = False
+                self._serve(connection)
+            except (HandshakeRefused, ProtocolError) as exc:
+                self._fail(exc)
+                return
+            except BackendUnavailable as exc:
+                if self._stopped.is_set():
+                    return
+                log.info("DPM stream connection lost: %s", exc)
+                if not lost_reported:
+                    lost_reported = True
+                    self._report_gap(str(exc))
+            except Exception as exc:
+                log.exception("DPM stream failed")
+                self._fail(exc)
+                return
+            finally:
+                if self._connection is not None:
+                    self._connection.close()
+            self._stopped.wait(self._backoff.next_delay())
+
+    def _serve(self, connection: DpmConnection) -> None:
+        list_id = connection.list_id
+        with self._lock:
+            self._removed.clear()
+            adds = [pc.AddToListRequest(list_id, ref, entry.drf) for ref, entry in self._entries.items()]
+        connection.send(*adds, pc.StartListRequest(list_id))
+        entries = self._entries
+        emit = self._sink.emit
+        clock = self.clock
+        receive = connection.receive
+        scalar = ValueType.SCALAR
+        while not self._stopped.is_set():
+            frames = receive()
+            if self._removed:
+                self._send_removals(connection)
+            for frame in frames:
+                if type(frame) is tuple:
+                    entry = entries.get(frame[0])
+                    if entry is None:
+                        continue
+                    if frame[3] == 0:
+                        emit(Reading(entry.drf, entry.device, frame[4], scalar, entry.units, clock(frame[1]),
+                                     frame[2], OK, BACKEND_NAME, entry.meta, None))
+                    else:
+                        emit(scalar_reading(entry, frame, clock))
+                else:
+                    self._message(frame)  # type: ignore[arg-type]
+
+    def _send_removals(self, connection: DpmConnection) -> None:
+        with self._lock:
+            removed, self._removed = self._removed, []
+        connection.send(*(pc.RemoveFromListRequest(connection.list_id, ref_id) for ref_id in removed))
+
+    def _message(self, message: pc.DpmReply) -> None:
+        if isinstance(message, DATA_REPLIES):
+            entry = self._entries.get(message.ref_id)
+            if entry is not None:
+                self._sink.emit(reply_reading(entry, message, self.clock))
+        elif isinstance(message, pc.DeviceInfoReply):
+            entry = self._entries.get(message.ref_id)
+            if entry is not None:
+                entry.learn(message)
+        elif isinstance(message, (pc.AddToListReply, pc.StatusReply)):
+            entry = self._entries.get(message.ref_id)
+            if entry is not None and message.status != 0:
+                stamp = message.timestamp if isinstance(message, pc.StatusReply) else 0
+                self._sink.emit(status_reading(entry, message.status, self.clock, stamp))
+            elif message.ref_id == 0 and message.status != 0 and isinstance(message, pc.StatusReply):
+                raise ProtocolError(f"DPM failed to start the list: {STATUS(message.status).describe()}")
+        elif isinstance(message, pc.StartListReply) and message.status != 0:
+            raise ProtocolError(f"DPM refused to start the list: {STATUS(message.status).describe()}")
+
+    def _report_gap(self, reason: str) -> None:
+        with self._lock:
+            entries = list(self._entries.values())
+        for entry in entries:
+            self._sink.emit(failure_reading(entry, CONNECTION_LOST, f"connection to DPM lost: {reason}"))
+
+    def _fail(self, error: Exception) -> None:
+        with self._lock:
+            drfs = [entry.drf for entry in self._entries.values()]
+        self._sink.fail(drfs, error)
+
+
+# ------------------------------------------------------------------------------------- settings
+
+
+class WriteJob(Cancellable):
+    """One write_many on a fresh connection: Kerberos, EnableSettings, role, entries, ApplySettings.
+
+    A connection failure before ApplySettings is retried once on a new connection; after it the
+    outcome is unknown and nothing is resent.
+    """
+
+    def __init__(self, requests: Sequence[WriteRequest], sink: OneShotSink, connect: Connector,
+                 auth: KerberosAuth, role: str | None, service_principal: str | None) -> None:
+        super().__init__()
+        self.requests = requests
+        self.sink = sink
+        self._connect = connect
+        self._auth = auth
+        self._role = role
+        self._service_principal = service_principal
+        self._settings = [setting_for(i + 1, r.value) for i, r in enumerate(requests)]
+        self._sent = False
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="pacsys-rx-dpm-write", daemon=True).start()
+
+    def _run(self) -> None:
+        for attempt in (1, 2):
+            connection: DpmConnection | None = None
+            try:
+                if self.cancelled:
+                    return
+                connection = self._connection = self._connect()
+                self._write(connection)
+                return
+            except ConnectionLost as exc:
+                if self._sent or attempt == 2 or self.cancelled:
+                    self.sink.fail(exc)
+                    return
+                log.info("DPM write connection lost before ApplySettings, retrying once: %s", exc)
+            except Exception as exc:
+                self.sink.fail(exc)
+                return
+            finally:
+                if connection is not None:
+                    connection.close()
+
+    def _write(self, connection: DpmConnection) -> None:
+        principal = self._authenticate(connection)
+        list_id = connection.list_id
+        role = [pc.AddToListRequest(list_id, 0, f"#ROLE:{self._role}")] if self._role else []
+        adds = [pc.AddToListRequest(list_id, i + 1, r.drf) for i, r in enumerate(self.requests)]
+        connection.send(*role, *adds, pc.StartListRequest(list_id))
+        own = self._await_entries(connection)
+        settings = [s for s in self._settings if s.ref_id not in own]
+        replies: dict[int, int] = {}
+        if settings:
+            self.sink.mark_sent()
+            self._sent = True
+            connection.send(_apply_settings(principal, list_id, settings))
+            reply = self._await(connection, pc.ApplySettingsReply)
+            replies = {status.ref_id: status.status for status in reply.status}
+        for i, request in enumerate(self.requests):
+            ref_id = i + 1
+            code = own.get(ref_id, replies.get(ref_id, replies.get(0, NO_REPLY.packed)))
+            status = STATUS(code)
+            message = None if code == 0 else status.describe()
+            self.sink.deliver(request.index, WriteResult(request.drf, status, BACKEND_NAME, message))
+
+    def _authenticate(self, connection: DpmConnection) -> str:
+        """The Kerberos exchange and EnableSettings (spec §6.2-6.4); returns the client principal."""
+        list_id = connection.list_id
+        connection.send(pc.AuthenticateRequest(list_id, b""))
+        reply = self._await(connection, pc.AuthenticateReply)
+        service = (self._service_principal or self._auth.service
+                   or dpm_service_principal(reply.service_name or ""))
+        context = ClientContext(self._auth, service)
+        token = context.step(None)
+        while token:
+            connection.send(pc.AuthenticateRequest(list_id, token))
+            reply = self._await(connection, pc.AuthenticateReply)
+            token = context.step(reply.token) if reply.token and not context.complete else None
+        if not context.complete:
+            raise AuthenticationError(f"Kerberos context with {service} did not complete")
+        connection.send(pc.EnableSettingsRequest(list_id, context.get_mic(MIC_MESSAGE), MIC_MESSAGE))
+        status = self._await(connection, pc.StatusReply)
+        if status.status != 0:
+            raise AuthenticationError(f"DPM refused to enable settings: {STATUS(status.status).describe()}")
+        return context.principal
+
+    def _await_entries(self, connection: DpmConnection) -> dict[int, int]:
+        """Wait until every entry arrived and the list started; returns the entries' own failures."""
+        waiting = set(range(1, len(self.requests) + 1))
+        failures: dict[int, int] = {}
+        started = False
+        while (waiting or not started) and not self.cancelled:
+            for frame in connection.receive():
+                if isinstance(frame, pc.DeviceInfoReply):
+                    waiting.discard(frame.ref_id)
+                elif isinstance(frame, (pc.AddToListReply, pc.StatusReply)) and frame.ref_id in waiting:
+                    if frame.status != 0:
+                        failures[frame.ref_id] = frame.status
+                        waiting.discard(frame.ref_id)
+                elif _job_failure(frame):
+                    code = _job_failure(frame)
+                    return {i: failures.get(i, code) for i in range(1, len(self.requests) + 1)}
+                elif isinstance(frame, pc.StartListReply):
+                    started = True
+        return failures
+
+    def _await(self, connection: DpmConnection, kind: type[_Reply]) -> _Reply:
+        """The next reply of ``kind``, skipping heartbeats; a refusal or anything else is an error."""
+        while not self.cancelled:
+            for frame in connection.receive():
+                if isinstance(frame, kind):
+                    return frame
+                if isinstance(frame, pc.ListStatusReply):
+                    continue
+                if isinstance(frame, pc.StatusReply) and kind is pc.AuthenticateReply:
+                    reason = STATUS(frame.status).describe()
+                    raise AuthenticationError(f"DPM rejected the authentication: {reason}")
+                if kind is not pc.ApplySettingsReply:
+                    raise ProtocolError(f"DPM sent {type(frame).__name__} while {kind.__name__} was expected")
+        raise ConnectionLost("write cancelled")
+
+
+def _job_failure(frame: ClientFrame) -> int:
+    """The status of a list-level failure (a StartList reply, or a Status reply with ref_id 0), else 0."""
+    if isinstance(frame, pc.StartListReply) or (isinstance(frame, pc.StatusReply) and frame.ref_id == 0):
+        return frame.status
+    return 0
+
+
+def _apply_settings(principal: str, list_id: int, settings: Sequence[Setting]) -> pc.ApplySettingsRequest:
+    raw = [s for s in settings if isinstance(s, pc.RawSetting)]
+    scaled = [s for s in settings if isinstance(s, pc.ScaledSetting)]
+    text = [s for s in settings if isinstance(s, pc.TextSetting)]
+    return pc.ApplySettingsRequest(principal, list_id, raw or None, scaled or None, text or None)
+

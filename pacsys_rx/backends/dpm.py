@@ -1,0 +1,154 @@
+"""DPM/HTTP backend: the PC binary protocol over TCP through acsys-proxy (docs/backends/dpm.md).
+
+* reads: a pool of up to ``pool_size`` connections, one list each, one read at a time per list;
+* streams: each server-side subscription has its own connection, list and I/O thread, and
+  reconnects with capped exponential backoff (gaps show as ``ACNET_DISCONNECTED`` readings);
+* writes: a fresh connection per batch with the Kerberos exchange, EnableSettings, the role and
+  ApplySettings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from reactivex import abc as rxabc
+from reactivex.disposable import Disposable
+
+from pacsys_rx.auth import KerberosAuth
+from pacsys_rx.backends._dpm_connection import HEARTBEAT_LIMIT, DpmConnection, SocketTransport, trace_enabled
+from pacsys_rx.backends._dpm_jobs import ReadJob, ReadPool, StreamSession, WriteJob
+from pacsys_rx.backends.base import (
+    DEFAULT_TIMEOUT,
+    Backend,
+    Capability,
+    OneShotSink,
+    ReadRequest,
+    ServerSubscription,
+    StreamSink,
+    WriteRequest,
+)
+from pacsys_rx.errors import AuthenticationError
+from pacsys_rx.kerberos import check_credentials
+from pacsys_rx.transport import Backoff
+
+DEFAULT_HOST = "acsys-proxy.fnal.gov"
+DEFAULT_PORT = 6802
+DEFAULT_POOL_SIZE = 4
+HOST_ENV = "PACSYS_DPM_HOST"
+PORT_ENV = "PACSYS_DPM_PORT"
+
+
+def _default_port() -> int:
+    text = os.environ.get(PORT_ENV, "").strip()
+    if not text:
+        return DEFAULT_PORT
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{PORT_ENV} must be an integer port, got {text!r}") from None
+
+
+class DPMBackend(Backend):
+    """DPM/HTTP: ``read``/``read_many`` (pooled), ``stream`` (reconnecting), ``write`` (Kerberos).
+
+    ``host``/``port`` default to ``PACSYS_DPM_HOST``/``PACSYS_DPM_PORT``, else acsys-proxy.fnal.gov:6802.
+    ``auth`` (a :class:`~pacsys_rx.KerberosAuth`) is needed for writes only; ``role`` is sent as the
+    list's ``#ROLE`` property with every write. ``service_principal`` overrides the principal derived
+    from the service name the server announces (``auth.service`` does the same).
+    ``heartbeat_timeout`` is the silence after which a connection counts as dead; ``backoff`` makes
+    the reconnect policy of each stream.
+    """
+
+    name = "dpm"
+    capabilities = (Capability.READ | Capability.BATCH | Capability.STREAM | Capability.WRITE
+                    | Capability.AUTH_KERBEROS)
+
+    def __init__(self, host: str | None = None, port: int | None = None, auth: KerberosAuth | None = None,
+                 role: str | None = None, *, timeout: float = DEFAULT_TIMEOUT,
+                 pool_size: int = DEFAULT_POOL_SIZE, service_principal: str | None = None,
+                 heartbeat_timeout: float = HEARTBEAT_LIMIT, backoff: Callable[[], Backoff] = Backoff,
+                 scheduler: rxabc.SchedulerBase | None = None) -> None:
+        super().__init__(timeout=timeout, scheduler=scheduler)
+        self.host = host if host is not None else os.environ.get(HOST_ENV, "").strip() or DEFAULT_HOST
+        self.port = port if port is not None else _default_port()
+        if not self.host:
+            raise ValueError("host must not be empty")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 1 <= self.port <= 65535:
+            raise ValueError(f"port must be in 1..65535, got {self.port!r}")
+        if auth is not None and not isinstance(auth, KerberosAuth):
+            raise ValueError(f"the DPM backend authenticates with KerberosAuth, got {type(auth).__name__}")
+        if not heartbeat_timeout > 0:
+            raise ValueError(f"heartbeat_timeout must be positive, got {heartbeat_timeout!r}")
+        self.auth = auth
+        self.role = role
+        self.service_principal = service_principal
+        self.heartbeat_timeout = float(heartbeat_timeout)
+        self._backoff = backoff
+        self._trace = trace_enabled()
+        self._pool = ReadPool(self._open_connection, pool_size)
+        self._streams: set[StreamSession] = set()
+
+    def __repr__(self) -> str:
+        return f"DPMBackend({self.host!r}, {self.port})"
+
+    def _open_connection(self, keepalive: bool = False) -> DpmConnection:
+        transport = SocketTransport.connect(self.host, self.port, self.timeout, keepalive=keepalive)
+        connection = DpmConnection(transport, silence_limit=self.heartbeat_timeout, trace=self._trace)
+        try:
+            connection.open(self.timeout)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _open_stream_connection(self) -> DpmConnection:
+        return self._open_connection(keepalive=True)
+
+    def _start_reads(self, requests: Sequence[ReadRequest], sink: OneShotSink) -> rxabc.DisposableBase:
+        job = ReadJob(requests, sink)
+        self._pool.submit(job)
+        return Disposable(job.cancel)
+
+    def _start_writes(self, requests: Sequence[WriteRequest], sink: OneShotSink) -> rxabc.DisposableBase:
+        assert self.auth is not None  # _check_write_auth ran first
+        job = WriteJob(requests, sink, self._open_connection, self.auth, self.role, self.service_principal)
+        job.start()
+        return Disposable(job.cancel)
+
+    def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
+        session = StreamSession(drfs, sink, self._open_stream_connection, self._backoff())
+        with self._lock:
+            self._streams.add(session)
+        session.start()
+        return _Subscription(self, session)
+
+    def _check_write_auth(self) -> None:
+        if self.auth is None:
+            raise AuthenticationError("DPM writes need Kerberos: pass auth=KerberosAuth() to prx.dpm()")
+        check_credentials(self.auth)
+
+    def _close_transport(self) -> None:
+        self._pool.close()
+        with self._lock:
+            sessions = list(self._streams)
+            self._streams.clear()
+        for session in sessions:
+            session.stop()
+
+    def _forget(self, session: StreamSession) -> None:
+        with self._lock:
+            self._streams.discard(session)
+
+
+class _Subscription(ServerSubscription):
+    """The backend's handle on one stream session."""
+
+    def __init__(self, backend: DPMBackend, session: StreamSession) -> None:
+        self._backend = backend
+        self.session = session
+
+    def release(self, drf: str) -> None:
+        self.session.release(drf)
+        if self.session.finished:
+            self._backend._forget(self.session)

@@ -1,0 +1,280 @@
+"""The DPM connection state machine and jobs over an in-memory transport (no sockets, no sleeps)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pacsys_rx.backends._dpm_connection import ConnectionLost, DpmConnection, HandshakeRefused
+from pacsys_rx.backends._dpm_jobs import CONNECTION_LOST, ReadJob, StreamSession
+from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink
+from pacsys_rx.model import AcnetStatus, Reading
+from pacsys_rx.protocols import pc
+from pacsys_rx.transport import Backoff
+
+MS = 1_704_067_200_000
+Responder = Callable[[pc.DpmRequest], list[pc.DpmReply]]
+
+
+class MemoryTransport:
+    """A transport whose peer is a function answering each request frame with reply frames."""
+
+    def __init__(self, respond: Responder | None = None, *, first: bytes | None = None) -> None:
+        self.respond = respond or (lambda request: [])
+        self.inbox: list[bytes] = [first if first is not None else pc.encode_frame(pc.OpenListReply(7))]
+        self.sent: list[pc.DpmRequest] = []
+        self.closed = False
+        self._decoder = pc.FrameDecoder(decode=pc.decode_request)
+        self._handshaken = False
+
+    def push(self, *replies: pc.DpmReply) -> None:
+        self.inbox.append(b"".join(pc.encode_frame(reply) for reply in replies))
+
+    def send(self, data: bytes) -> None:
+        if not self._handshaken:
+            assert data == pc.HANDSHAKE
+            self._handshaken = True
+            return
+        for request in self._decoder.feed(data):
+            self.sent.append(request)  # type: ignore[arg-type]
+            replies = self.respond(request)  # type: ignore[arg-type]
+            if replies:
+                self.push(*replies)
+
+    def recv(self, timeout: float) -> bytes | None:
+        if self.closed:
+            return b""
+        return self.inbox.pop(0) if self.inbox else None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class OneShot(OneShotSink):
+    def __init__(self) -> None:
+        self.answers: dict[int, Any] = {}
+        self.failure: Exception | None = None
+
+    def deliver(self, index: int, item: Any) -> None:
+        self.answers.setdefault(index, item)
+
+    def fail(self, error: Exception) -> None:
+        self.failure = error
+
+    def mark_sent(self) -> None:
+        raise AssertionError("reads never send settings")
+
+
+def opened(transport: MemoryTransport, clock: Callable[[], float] | None = None) -> DpmConnection:
+    connection = DpmConnection(transport, clock=clock or FakeClock())
+    connection.open(5.0)
+    return connection
+
+
+def test_open_reads_the_list_id_and_keeps_frames_that_came_with_it() -> None:
+    transport = MemoryTransport(first=pc.encode_frame(pc.OpenListReply(12345)) + pc.encode_frame(
+        pc.ListStatusReply(12345, 0)))
+    connection = opened(transport)
+    assert connection.list_id == 12345
+    assert connection.receive() == [pc.ListStatusReply(12345, 0)]
+
+
+def test_frames_split_across_receives_are_reassembled() -> None:
+    frame = pc.encode_frame(pc.OpenListReply(3))
+    transport = MemoryTransport(first=frame[:2])
+    transport.inbox += [frame[2:9], frame[9:]]
+    assert opened(transport).list_id == 3
+
+
+def test_http_refusal_is_reported_with_its_status_line() -> None:
+    transport = MemoryTransport(first=b"HTTP/1.1 503 Service Unavailable\r\n\r\n")
+    with pytest.raises(HandshakeRefused, match="503 Service Unavailable"):
+        opened(transport)
+    assert transport.closed
+
+
+def test_a_first_frame_other_than_open_list_is_fatal() -> None:
+    with pytest.raises(ConnectionLost, match="ListStatusReply"):
+        opened(MemoryTransport(first=pc.encode_frame(pc.ListStatusReply(1, 0))))
+
+
+def test_silence_beyond_the_limit_is_a_dead_connection() -> None:
+    clock = FakeClock()
+    connection = opened(MemoryTransport(), clock)
+    clock.now = 9.0
+    assert connection.receive() == []
+    clock.now = 10.5
+    with pytest.raises(ConnectionLost, match="no frame"):
+        connection.receive()
+
+
+def test_heartbeats_keep_a_quiet_connection_alive() -> None:
+    clock = FakeClock()
+    transport = MemoryTransport()
+    connection = opened(transport, clock)
+    for _ in range(5):
+        clock.now += 8.0
+        transport.push(pc.ListStatusReply(7, 0))
+        assert connection.receive() == [pc.ListStatusReply(7, 0)]
+
+
+def test_a_bad_frame_delivers_what_preceded_it_then_breaks_the_connection() -> None:
+    transport = MemoryTransport()
+    connection = opened(transport)
+    good = pc.encode_frame(pc.ListStatusReply(7, 0))
+    bad = good[:4] + b"XXXX" + good[8:]
+    transport.inbox.append(good + bad)
+    assert connection.receive() == [pc.ListStatusReply(7, 0)]
+    with pytest.raises(ConnectionLost, match="bad frame"):
+        connection.receive()
+    assert transport.closed
+
+
+def test_end_of_stream_is_a_lost_connection() -> None:
+    transport = MemoryTransport()
+    connection = opened(transport)
+    transport.closed = True
+    with pytest.raises(ConnectionLost, match="closed"):
+        connection.receive()
+
+
+def dpm_server(values: dict[str, Callable[[int], pc.DpmReply]]) -> Responder:
+    """Answers AddToList (refusing unknown DRFs), DeviceInfo, StartList and @I data like the spec's §9."""
+    entries: dict[int, str] = {}
+
+    def respond(request: pc.DpmRequest) -> list[pc.DpmReply]:
+        if isinstance(request, pc.AddToListRequest):
+            if request.drf_request not in values:
+                return [pc.AddToListReply(request.list_id, request.ref_id, -6639)]
+            entries[request.ref_id] = request.drf_request
+            return [pc.AddToListReply(request.list_id, request.ref_id, 0),
+                    pc.DeviceInfoReply(request.ref_id, 1, request.drf_request.split(".")[0], "d", "degF")]
+        if isinstance(request, pc.StartListRequest):
+            data = [values[drf](ref_id) for ref_id, drf in entries.items()]
+            return [pc.StartListReply(request.list_id, 0), pc.ListStatusReply(request.list_id, 0), *data]
+        if isinstance(request, pc.ClearListRequest):
+            entries.clear()
+        return []
+
+    return respond
+
+
+def test_read_job_answers_every_entry_and_cleans_the_list() -> None:
+    transport = MemoryTransport(dpm_server({
+        "M:OUTTMP.READING@I": lambda ref_id: pc.ScalarReply(ref_id, MS, 0, 0, 72.5),
+        "B:BOOSBP.READING@I": lambda ref_id: pc.TextReply(ref_id, MS, 0, 0, "OK"),
+    }))
+    connection = opened(transport)
+    sink = OneShot()
+    requests = [ReadRequest(0, "M:OUTTMP", "M:OUTTMP.READING@I"),
+                ReadRequest(1, "B:BOOSBP", "B:BOOSBP.READING@I"),
+                ReadRequest(2, "X:NOPE", "X:NOPE.READING@I")]
+    assert ReadJob(requests, sink).run(connection) is True
+    scalar = sink.answers[0]
+    assert (scalar.value, scalar.units, scalar.drf) == (72.5, "degF", "M:OUTTMP")
+    assert sink.answers[1].value == "OK"
+    assert sink.answers[2].status == AcnetStatus.named("DPM_NO_SUCH_DEVICE")
+    assert [type(r) for r in transport.sent[-2:]] == [pc.StopListRequest, pc.ClearListRequest]
+
+
+def test_read_job_ref_ids_are_fresh_on_a_reused_connection() -> None:
+    transport = MemoryTransport(
+        dpm_server({"M:OUTTMP.READING@I": lambda ref: pc.ScalarReply(ref, MS, 0, 0, 1.0)}))
+    connection = opened(transport)
+    for _ in range(2):
+        ReadJob([ReadRequest(0, "M:OUTTMP", "M:OUTTMP.READING@I")], OneShot()).run(connection)
+    refs = [r.ref_id for r in transport.sent if isinstance(r, pc.AddToListRequest)]
+    assert refs == [1, 2]
+
+
+def test_read_job_job_failure_answers_the_rest_and_drops_the_connection() -> None:
+    transport = MemoryTransport(lambda request: [pc.StatusReply(0, 0, 0, -11503)]
+                                if isinstance(request, pc.StartListRequest) else [])
+    sink = OneShot()
+    reusable = ReadJob([ReadRequest(0, "M:OUTTMP", "M:OUTTMP.READING@I")], sink).run(opened(transport))
+    assert reusable is False
+    assert sink.answers[0].status == AcnetStatus.named("DPM_INTERNAL_ERROR")
+
+
+def test_periodic_reads_do_not_return_their_connection_to_the_pool() -> None:
+    transport = MemoryTransport(
+        dpm_server({"M:OUTTMP.READING@p,1000": lambda ref: pc.ScalarReply(ref, MS, 0, 0, 1.0)}))
+    job = ReadJob([ReadRequest(0, "M:OUTTMP@p,1000", "M:OUTTMP.READING@p,1000")], OneShot())
+    assert job.run(opened(transport)) is False
+
+
+class Collector(StreamSink):
+    def __init__(self, until: int) -> None:
+        self.readings: list[Reading] = []
+        self.failed: list[Exception] = []
+        self.enough = threading.Event()
+        self._until = until
+
+    def emit(self, reading: Reading) -> None:
+        self.readings.append(reading)
+        if len(self.readings) >= self._until:
+            self.enough.set()
+
+    def fail(self, drfs: Any, error: Exception) -> None:
+        self.failed.append(error)
+        self.enough.set()
+
+
+def test_stream_session_reconnects_restarts_and_reports_the_gap() -> None:
+    data = pc.ScalarReply(1, MS, 0, 0, 1.0)
+    transports: list[MemoryTransport] = []
+
+    def respond(request: pc.DpmRequest) -> list[pc.DpmReply]:
+        if isinstance(request, pc.StartListRequest):
+            extra = [data] if len(transports) == 1 else []
+            return [pc.StartListReply(request.list_id, 0), data, data, *extra]
+        return []
+
+    def connect() -> DpmConnection:
+        transport = MemoryTransport(respond)
+        transports.append(transport)
+        if len(transports) == 1:
+            original = transport.recv
+
+            def recv_then_drop(timeout: float) -> bytes | None:
+                chunk = original(timeout)
+                if chunk is None:
+                    transport.closed = True
+                return chunk
+
+            transport.recv = recv_then_drop  # type: ignore[method-assign]
+        return opened(transport)
+
+    sink = Collector(until=6)
+    session = StreamSession(["M:OUTTMP@p,1000"], sink, connect, Backoff(initial=0.001, maximum=0.001))
+    session.start()
+    assert sink.enough.wait(5.0)
+    session.stop()
+    statuses = [r.status for r in sink.readings[:6]]
+    assert statuses[:3] == [AcnetStatus(0, 0)] * 3
+    assert statuses[3] == CONNECTION_LOST and sink.readings[3].value is None
+    assert statuses[4:6] == [AcnetStatus(0, 0)] * 2
+    assert [type(r) for r in transports[1].sent] == [pc.AddToListRequest, pc.StartListRequest]
+    assert not sink.failed
+
+
+def test_stream_session_fails_when_the_list_cannot_start() -> None:
+    def respond(request: pc.DpmRequest) -> list[pc.DpmReply]:
+        return [pc.StartListReply(7, -11503)] if isinstance(request, pc.StartListRequest) else []
+
+    sink = Collector(until=1)
+    session = StreamSession(["M:OUTTMP@p,1000"], sink, lambda: opened(MemoryTransport(respond)), Backoff())
+    session.start()
+    assert sink.enough.wait(5.0)
+    assert "refused to start" in str(sink.failed[0])
