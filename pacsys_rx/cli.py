@@ -42,10 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--devices", help="device catalogue (TOML or JSON) replacing the built-in one")
     sim.add_argument("--permissions", help="permissions file (TOML or JSON) replacing the built-in rules")
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulated values (default 0)")
+    sim.add_argument("--servers", type=_server_names, help="comma-separated servers to run (default: all)")
     sim.set_defaults(handler=run_sim)
     for command in (read, monitor, write):
         command.add_parser(commands)
     return parser
+
+
+def _server_names(text: str) -> list[str]:
+    from pacsys_rx.sim import SERVER_MODULES
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SERVER_MODULES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"servers must be among {', '.join(SERVER_MODULES)}, got {text!r}")
+    return names
 
 
 def _port(text: str) -> int:
@@ -83,8 +94,9 @@ def run_sim(args: argparse.Namespace) -> int:
             permissions=args.permissions,
             host=args.host,
             acl_tls=args.acl_tls,
+            servers=args.servers,
         ) as sim:
-            for name in SERVER_MODULES:
+            for name in args.servers or SERVER_MODULES:
                 line = (
                     f"{name} {sim.endpoints[name]}"
                     if name in sim.endpoints
