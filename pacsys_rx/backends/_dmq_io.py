@@ -1,0 +1,242 @@
+"""The DMQ client's I/O thread: one pika ``SelectConnection`` re-established with capped backoff.
+
+Every pika object is used on this thread only; other threads hand work over with :meth:`DmqIo.submit`.
+The jobs (``_dmq_jobs``) register here; the periodic tick publishes their ``H`` heartbeats, watches
+the server's ``Q`` heartbeats, expires idle write sessions and restarts interrupted jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+from pika.adapters.select_connection import IOLoop
+
+from pacsys_rx.auth import KerberosAuth
+from pacsys_rx.backends._dmq_jobs import Job, WriteOp, WriteSession
+from pacsys_rx.errors import BackendUnavailable
+from pacsys_rx.model import AcnetStatus, WriteResult
+
+log = logging.getLogger("pacsys_rx.dmq")
+
+FERMILAB_PREFIXES = ((0x83E10000, 16), (0xC0BED800, 22), (0xC631D000, 24))
+"""131.225.0.0/16, 192.190.216.0/22 and 198.49.208.0/24."""
+FALLBACK_HOST_ADDRESS = bytes((131, 225, 142, 68))
+SESSION_LIMIT_STATUS = AcnetStatus(1, -1)
+
+
+def host_address(probe: tuple[str, int] = ("131.225.142.68", 5672)) -> bytes:
+    """The ``host-address`` header: the outbound IPv4 address if it is a Fermilab one, else 131.225.142.68."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.connect(probe)
+            address = socket.inet_aton(udp.getsockname()[0])
+    except OSError:
+        return FALLBACK_HOST_ADDRESS
+    number = int.from_bytes(address, "big")
+    if any(number >> (32 - bits) == prefix >> (32 - bits) for prefix, bits in FERMILAB_PREFIXES):
+        return address
+    return FALLBACK_HOST_ADDRESS
+
+
+@dataclass(frozen=True)
+class DmqSettings:
+    """Everything the I/O thread and the jobs need to know about the broker, the server and the user."""
+
+    host: str
+    port: int
+    vhost: str
+    username: str
+    password: str
+    auth: KerberosAuth | None
+    service_principal: str
+    app_id: str
+    connection_name: str
+    host_address: bytes
+    amqp_heartbeat: int = 15
+    blocked_timeout: float = 10.0
+    job_heartbeat: float = 5.0
+    server_silence: float = 30.0
+    session_idle: float = 600.0
+    max_sessions: int = 1024
+    reconnect_delay: float = 0.2
+    reconnect_max_delay: float = 5.0
+
+
+class DmqIo:
+    """Owns the I/O thread, the connection, the live jobs and the write-session cache."""
+
+    def __init__(self, settings: DmqSettings) -> None:
+        self.settings = settings
+        self.ioloop = IOLoop()
+        self.connection: Any = None
+        self.jobs: set[Job] = set()
+        self.sessions: OrderedDict[str, WriteSession] = OrderedDict()
+        self._connecting = False
+        self._retry: Any = None
+        self._tick_handle: Any = None
+        self._delay = settings.reconnect_delay
+        self._closing = False
+        self._stopped = threading.Event()
+        self._submit_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"pacsys-rx-dmq-{settings.connection_name}",
+                                        daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ any thread
+
+    def submit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` on the I/O thread; ignored once the backend is closed."""
+        with self._submit_lock:
+            if not self._stopped.is_set():
+                self.ioloop.add_callback_threadsafe(work)
+
+    def close(self, timeout: float) -> None:
+        """Drop every job (``D``), close the connection and stop the thread (waits at most ``timeout``)."""
+        self.submit(self._shutdown)
+        self._thread.join(timeout)
+
+    # ------------------------------------------------------------------ I/O thread
+
+    def _run(self) -> None:
+        try:
+            self.ioloop.start()
+        finally:
+            with self._submit_lock:
+                self._stopped.set()
+            self.ioloop.close()
+
+    def add(self, job: Job) -> None:
+        """Register a job and start it now, or as soon as the connection is open."""
+        if self._closing:
+            return
+        self.jobs.add(job)
+        self.start_when_connected(job)
+
+    def start_when_connected(self, job: Job) -> None:
+        """Start an idle job now if the connection is open, else connect (the job starts on open)."""
+        if self.connection is not None:
+            job.start(self.connection)
+        else:
+            self._connect()
+
+    def forget(self, job: Job) -> None:
+        self.jobs.discard(job)
+
+    def write(self, op: WriteOp) -> None:
+        """Queue every setting of ``op`` on the cached session of its init DRF (created when missing)."""
+        for entry in op.entries:
+            session = self.sessions.get(entry.drf)
+            if session is None:
+                session = self._new_session(entry.drf)
+                if session is None:
+                    op.sink.deliver(entry.index, WriteResult(
+                        entry.drf, SESSION_LIMIT_STATUS, "dmq", "Too many active write sessions"))
+                    continue
+            else:
+                self.sessions.move_to_end(entry.drf)
+            session.enqueue(entry)
+
+    def _new_session(self, drf: str) -> WriteSession | None:
+        if len(self.sessions) >= self.settings.max_sessions:
+            idle = next((s for s in self.sessions.values() if not s.busy), None)
+            if idle is None:
+                return None
+            idle.close()
+        session = self.sessions[drf] = WriteSession(self, drf)
+        self.add(session)
+        return session
+
+    def _connect(self) -> None:
+        if self.connection is not None or self._connecting or self._retry is not None or self._closing:
+            return
+        s = self.settings
+        parameters = pika.ConnectionParameters(
+            host=s.host, port=s.port, virtual_host=s.vhost,
+            credentials=pika.PlainCredentials(s.username, s.password), heartbeat=s.amqp_heartbeat,
+            blocked_connection_timeout=s.blocked_timeout, connection_attempts=1,
+            socket_timeout=s.blocked_timeout, stack_timeout=s.blocked_timeout,
+            client_properties={"connection_name": s.connection_name, "product": "pacsys_rx"},
+        )
+        self._connecting = True
+        pika.SelectConnection(parameters, on_open_callback=self._on_open,
+                              on_open_error_callback=self._on_open_error, on_close_callback=self._on_close,
+                              custom_ioloop=self.ioloop)
+
+    def _on_open(self, connection: Any) -> None:
+        self._connecting = False
+        self.connection = connection
+        self._delay = self.settings.reconnect_delay
+        if self._closing:
+            connection.close()
+            return
+        log.debug("connected to %s:%d%s", self.settings.host, self.settings.port, self.settings.vhost)
+        self._restart_idle_jobs()
+        if self._tick_handle is None:
+            self._tick_handle = self.ioloop.call_later(self.settings.job_heartbeat, self._tick)
+
+    def _on_open_error(self, connection: Any, error: BaseException) -> None:
+        self._connecting = False
+        if self._closing:
+            self.ioloop.stop()
+            return
+        reason = BackendUnavailable(
+            f"cannot connect to the DMQ broker {self.settings.host}:{self.settings.port}: {error!r}")
+        for job in list(self.jobs):
+            job.connect_failed(reason)
+        self._schedule_reconnect()
+
+    def _on_close(self, connection: Any, reason: BaseException) -> None:
+        self.connection = None
+        if self._closing:
+            self.ioloop.stop()
+            return
+        log.warning("DMQ broker connection lost: %r", reason)
+        self._schedule_reconnect()
+
+    def _schedule_reconnect(self) -> None:
+        if not any(job.has_work for job in self.jobs):
+            return
+        delay, self._delay = self._delay, min(self._delay * 2, self.settings.reconnect_max_delay)
+        self._retry = self.ioloop.call_later(delay, self._reconnect)
+
+    def _reconnect(self) -> None:
+        self._retry = None
+        self._connect()
+
+    def _restart_idle_jobs(self) -> None:
+        for job in list(self.jobs):
+            if job.idle and job.has_work:
+                job.start(self.connection)
+
+    def _tick(self) -> None:
+        """Heartbeats, server-liveness checks, idle-session expiry, restarts after channel failures."""
+        self._tick_handle = None
+        now = time.monotonic()
+        for job in list(self.jobs):
+            job.tick(now)
+        for session in [s for s in self.sessions.values() if s.expired(now)]:
+            session.close()
+        if self.connection is not None:
+            self._restart_idle_jobs()
+        if self.jobs or self.connection is not None:
+            self._tick_handle = self.ioloop.call_later(self.settings.job_heartbeat, self._tick)
+
+    def _shutdown(self) -> None:
+        self._closing = True
+        for job in list(self.jobs):
+            job.close()
+        for handle in (self._retry, self._tick_handle):
+            if handle is not None:
+                self.ioloop.remove_timeout(handle)
+        if self.connection is not None and self.connection.is_open:
+            self.connection.close()
+        elif not self._connecting:
+            self.ioloop.stop()
