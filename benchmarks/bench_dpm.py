@@ -26,7 +26,7 @@ from reactivex import operators as rxops
 import pacsys_rx as prx
 from pacsys_rx.model import Reading, Value
 
-BANK = [f"SIM:BANK{i:03d}" for i in range(1000)]
+BANK = [f"Z:BANK{i:03d}" for i in range(1000)]
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""DPM/gRPC streaming throughput: the 1000-device bank at 200 Hz per device (``SIM:BANK000..999@p,5``).
+"""DPM/gRPC streaming throughput: the 1000-device bank at 200 Hz per device (``Z:BANK000..999@p,5``).
 
 The simulator runs in its own process (``python -m pacsys_rx sim --seed 1``); the client streams every
 bank device through ``map`` + ``filter`` and counts what comes out. 200,000 readings/s are offered; the
@@ -23,7 +23,7 @@ import reactivex.operators as ops
 
 import pacsys_rx as prx
 
-BANK = [f"SIM:BANK{i:03d}@p,5" for i in range(1000)]
+BANK = [f"Z:BANK{i:03d}@p,5" for i in range(1000)]
 OFFERED_PER_SECOND = 200_000
 TARGET_PER_SECOND = 100_000
 READY_TIMEOUT_S = 60.0

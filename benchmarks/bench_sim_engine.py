@@ -21,7 +21,7 @@ START_MS = 1_700_000_000_000.0
 def run(simulated_seconds: float, per_device: bool) -> tuple[int, float]:
     """Subscribe the bank (one subscription, or one per device) and step 1 ms at a time."""
     catalogue = load_catalogue()
-    names = sorted(name for name in catalogue.devices if name.startswith("SIM:BANK"))
+    names = sorted(name for name in catalogue.devices if name.startswith("Z:BANK"))
     engine = EventEngine(DeviceModel(catalogue, seed=1), start_ms=START_MS)
     delivered = 0
 

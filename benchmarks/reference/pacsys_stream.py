@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--devices", type=int, default=1000)
-    parser.add_argument("--prefix", default="SIM:BANK")
+    parser.add_argument("--prefix", default="Z:BANK")
     parser.add_argument("--event", default="p,5")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)

@@ -359,7 +359,7 @@ def _bank(table: Mapping[str, Any], where: str) -> list[DeviceSpec]:
     _check_keys(
         table, {"prefix", "count", "first_index", "description", "default_period_ms", "reading"}, where
     )
-    prefix = str(table.get("prefix", "SIM:BANK"))
+    prefix = str(table.get("prefix", "Z:BANK"))
     count = _int(table.get("count", 1000), f"{where}.count")
     first_index = _int(table.get("first_index", 900_000), f"{where}.first_index")
     digits = max(3, len(str(count - 1)))
@@ -383,7 +383,7 @@ def _bank(table: Mapping[str, Any], where: str) -> list[DeviceSpec]:
 
 
 def _check_name(name: str, where: str) -> None:
-    """Canonical ACNET names (``M:OUTTMP``) or other names that DRF treats as non-ACNET (``SIM:BANK000``)."""
+    """Canonical ACNET names (``M:OUTTMP``) or other names that DRF treats as non-ACNET (EPICS-style ``XF:31IDA-OP``)."""
     if ACNET_NAME.match(name) and not CANONICAL_ACNET_NAME.match(name):
         raise CatalogueError(f"{where}: {name} is not canonical (upper case, ':' as second character)")
     if not ACNET_NAME.match(name) and not OTHER_NAME.match(name):

@@ -29,10 +29,10 @@ def test_default_catalogue_has_the_spec_devices_and_the_bank() -> None:
     catalogue = load_catalogue()
     for name in SPEC_DEVICES:
         assert name in catalogue.devices, name
-    bank = [name for name in catalogue.devices if name.startswith("SIM:BANK")]
+    bank = [name for name in catalogue.devices if name.startswith("Z:BANK")]
     assert len(bank) == 1000
-    assert bank[0] == "SIM:BANK000" and "SIM:BANK999" in catalogue.devices
-    assert catalogue.devices["SIM:BANK007"].index == catalogue.devices["SIM:BANK000"].index + 7
+    assert bank[0] == "Z:BANK000" and "Z:BANK999" in catalogue.devices
+    assert catalogue.devices["Z:BANK007"].index == catalogue.devices["Z:BANK000"].index + 7
     assert {0x02, 0x0F, 0x8F}.issubset(catalogue.clock_events)
     assert catalogue.clock_events[0x0F].period_ms == pytest.approx(1000 / 15)
 

@@ -134,7 +134,7 @@ def test_errors_are_delivered_once_with_their_tags() -> None:
 
 def test_one_batch_per_subscription_per_tick() -> None:
     _, engine = make()
-    drfs = [f"SIM:BANK{i:03d}@p,5" for i in range(50)] + ["M:OUTTMP@p,10"]
+    drfs = [f"Z:BANK{i:03d}@p,5" for i in range(50)] + ["M:OUTTMP@p,10"]
     recorder, _ = subscribe(engine, *drfs)
     step(engine, T0 + 100)
     assert len(recorder.batches) == 21
@@ -248,7 +248,7 @@ def test_new_deadlines_wake_the_driver_hook() -> None:
 def test_tick_cost_does_not_depend_on_the_catalogue() -> None:
     bank = {"bank": {"count": 5000, "reading": {"generator": {"kind": "constant", "value": 1.0}}}}
     _, engine = make(parse_catalogue(bank, "big"))
-    recorder, _ = subscribe(engine, "SIM:BANK0001@p,10")
+    recorder, _ = subscribe(engine, "Z:BANK0001@p,10")
     step(engine, T0 + 100)
     assert len(recorder.batches) == 11
     assert len(engine._heap) == 1
