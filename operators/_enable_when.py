@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from reactivex import Observable, abc
+from reactivex.disposable import CompositeDisposable
+
+from ._events import AlarmEvent, AlarmState, Severity
+from ._scheduling import resolve_scheduler
+
+
+def enable_when(
+    condition: Observable[bool], scheduler: abc.SchedulerBase | None = None
+) -> Callable[[Observable[AlarmEvent]], Observable[AlarmEvent]]:
+    """Every device is DISABLED while the latest ``condition`` is False (enabled until its first value).
+
+    Disabling emits DISABLED for each known device; while disabled, alarm events only update each
+    device's current state (a device first seen then gets DISABLED). Re-enabling emits each device's
+    current state. ``scheduler`` supplies the time of the DISABLED events. Errors of either stream end
+    the output; the output completes with the alarm stream.
+
+    ::
+
+        alarms:    -A-----O---A-----|
+        condition: ----F-------T----
+        output:    -A--D-------A----|
+    """
+
+    def operator(source: Observable[AlarmEvent]) -> Observable[AlarmEvent]:
+        def subscribe(
+            observer: abc.ObserverBase[AlarmEvent], subscribe_scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            clock = resolve_scheduler(scheduler, subscribe_scheduler)
+            lock = threading.RLock()
+            enabled = True
+            current: dict[str, AlarmEvent] = {}
+            shown: dict[str, AlarmEvent] = {}
+
+            def show(event: AlarmEvent) -> None:
+                if not event.same_state(shown.get(event.device)):
+                    shown[event.device] = event
+                    observer.on_next(event)
+
+            def disabled(event: AlarmEvent) -> AlarmEvent:
+                return AlarmEvent(event.device, AlarmState.DISABLED, Severity.NONE, event.value, clock.now,
+                                  "disabled by condition")
+
+            def on_alarm(event: AlarmEvent) -> None:
+                with lock:
+                    current[event.device] = event
+                    if enabled:
+                        show(event)
+                    elif event.device not in shown:
+                        show(disabled(event))
+
+            def on_condition(value: bool) -> None:
+                nonlocal enabled
+                with lock:
+                    if bool(value) is enabled:
+                        return
+                    enabled = bool(value)
+                    for event in list(current.values()):
+                        show(event if enabled else disabled(event))
+
+            def on_error(error: Exception) -> None:
+                with lock:
+                    observer.on_error(error)
+
+            def on_completed() -> None:
+                with lock:
+                    observer.on_completed()
+
+            gate = condition.subscribe(on_condition, on_error, scheduler=subscribe_scheduler)
+            alarms = source.subscribe(on_alarm, on_error, on_completed, scheduler=subscribe_scheduler)
+            return CompositeDisposable(gate, alarms)
+
+        return Observable(subscribe)
+
+    return operator
