@@ -1,7 +1,8 @@
 """The Observable backend contract and the machinery every backend shares.
 
-A backend implements four hooks (``_start_reads``, ``_start_writes``, ``_open_stream`` and
-optionally ``_check_write_auth``); this class turns them into Observables with:
+A backend implements three hooks (``_start_reads``, ``_start_writes``, ``_open_stream``) and
+optionally the credential checks ``_check_read_auth``/``_check_write_auth``; this class turns them
+into Observables with:
 
 * DRF validation before any network traffic, ``ensure_immediate`` for one-shot reads and the
   write conversion (READING->SETTING, STATUS->CONTROL, ``@N``) applied once, here;
@@ -239,6 +240,9 @@ class Backend(abc.ABC):
         """Open one server-side subscription for these canonical DRFs, delivering to ``sink``."""
         raise NotSupported(f"the {self.name} backend cannot stream")
 
+    def _check_read_auth(self) -> None:
+        """Raise ``AuthenticationError`` when this backend lacks the credentials for reading."""
+
     def _check_write_auth(self) -> None:
         """Raise ``AuthenticationError`` when this backend lacks the credentials for writing."""
 
@@ -256,6 +260,8 @@ class Backend(abc.ABC):
         self._check_open()
         texts = _drf_list(drfs)
         requests = [ReadRequest(i, text, ensure_immediate(text)) for i, text in enumerate(texts)]
+        if requests:
+            self._check_read_auth()
         return self._one_shot(requests, self._start_reads, timeout, f"{self.name} read")
 
     def write(self, drf: str, value: Value, timeout: float | None = None) -> Observable[WriteResult]:
@@ -284,6 +290,7 @@ class Backend(abc.ABC):
         if Capability.STREAM not in self.capabilities:
             raise NotSupported(f"the {self.name} backend cannot stream; stream from dpm, grpc or dmq")
         canonical = list(dict.fromkeys(parse_request(t).to_canonical() for t in _drf_list(drfs)))
+        self._check_read_auth()
 
         def subscribe(observer: rxabc.ObserverBase[Reading],
                       _: rxabc.SchedulerBase | None = None) -> rxabc.DisposableBase:

@@ -271,3 +271,18 @@ def test_typed_errors_for_bounded_buffers() -> None:
         prx.iterate(reactivex.empty(), overflow="grow")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="positive"):
         prx.iterate(reactivex.empty(), maxsize=0)
+
+
+def test_missing_credentials_raise_before_anything_is_opened() -> None:
+    class NeedsTicket(FakeBackend):
+        def _check_read_auth(self) -> None:
+            raise prx.AuthenticationError("no ticket")
+
+        _check_write_auth = _check_read_auth
+
+    backend = NeedsTicket()
+    for call in (lambda: backend.read("M:OUTTMP"), lambda: backend.stream("M:OUTTMP@p,1000"),
+                 lambda: backend.write("Z:ACLTST", 1.0)):
+        with pytest.raises(prx.AuthenticationError, match="no ticket"):
+            call()
+    assert backend.opened == [] and backend.writes == []
