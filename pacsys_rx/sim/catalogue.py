@@ -383,7 +383,7 @@ def _bank(table: Mapping[str, Any], where: str) -> list[DeviceSpec]:
 
 
 def _check_name(name: str, where: str) -> None:
-    """Canonical ACNET names (``M:OUTTMP``) or other names that DRF treats as non-ACNET (EPICS-style ``XF:31IDA-OP``)."""
+    """Canonical ACNET names (``M:OUTTMP``) or names DRF treats as non-ACNET (EPICS-style PVs)."""
     if ACNET_NAME.match(name) and not CANONICAL_ACNET_NAME.match(name):
         raise CatalogueError(f"{where}: {name} is not canonical (upper case, ':' as second character)")
     if not ACNET_NAME.match(name) and not OTHER_NAME.match(name):
