@@ -21,15 +21,18 @@ from pika.adapters.select_connection import IOLoop
 
 from pacsys_rx.auth import KerberosAuth
 from pacsys_rx.backends._dmq_jobs import Job, WriteOp, WriteSession
+from pacsys_rx.backends._dmq_values import BACKEND, GENERIC_ERROR
 from pacsys_rx.errors import BackendUnavailable
-from pacsys_rx.model import AcnetStatus, WriteResult
+from pacsys_rx.model import WriteResult
+from pacsys_rx.transport import Backoff
 
 log = logging.getLogger("pacsys_rx.dmq")
 
 FERMILAB_PREFIXES = ((0x83E10000, 16), (0xC0BED800, 22), (0xC631D000, 24))
 """131.225.0.0/16, 192.190.216.0/22 and 198.49.208.0/24."""
 FALLBACK_HOST_ADDRESS = bytes((131, 225, 142, 68))
-SESSION_LIMIT_STATUS = AcnetStatus(1, -1)
+DEFAULT_BACKOFF = Backoff(initial=0.2, maximum=5.0, stable_after=5.0)
+"""Broker reconnects: 0.2 s doubling to 5 s, +-20 % jitter, reset after 5 s connected."""
 
 
 def host_address(probe: tuple[str, int] = ("131.225.142.68", 5672)) -> bytes:
@@ -66,8 +69,7 @@ class DmqSettings:
     server_silence: float = 30.0
     session_idle: float = 600.0
     max_sessions: int = 1024
-    reconnect_delay: float = 0.2
-    reconnect_max_delay: float = 5.0
+    backoff: Backoff = DEFAULT_BACKOFF
 
 
 class DmqIo:
@@ -82,7 +84,7 @@ class DmqIo:
         self._connecting = False
         self._retry: Any = None
         self._tick_handle: Any = None
-        self._delay = settings.reconnect_delay
+        self._backoff = settings.backoff.fresh()
         self._closing = False
         self._stopped = threading.Event()
         self._submit_lock = threading.Lock()
@@ -138,7 +140,7 @@ class DmqIo:
                 session = self._new_session(entry.drf)
                 if session is None:
                     op.sink.deliver(entry.index, WriteResult(
-                        entry.drf, SESSION_LIMIT_STATUS, "dmq", "Too many active write sessions"))
+                        entry.drf, GENERIC_ERROR, BACKEND, "Too many active write sessions"))
                     continue
             else:
                 self.sessions.move_to_end(entry.drf)
@@ -173,7 +175,7 @@ class DmqIo:
     def _on_open(self, connection: Any) -> None:
         self._connecting = False
         self.connection = connection
-        self._delay = self.settings.reconnect_delay
+        self._backoff.connected()
         if self._closing:
             connection.close()
             return
@@ -204,8 +206,7 @@ class DmqIo:
     def _schedule_reconnect(self) -> None:
         if not any(job.has_work for job in self.jobs):
             return
-        delay, self._delay = self._delay, min(self._delay * 2, self.settings.reconnect_max_delay)
-        self._retry = self.ioloop.call_later(delay, self._reconnect)
+        self._retry = self.ioloop.call_later(self._backoff.next_delay(), self._reconnect)
 
     def _reconnect(self) -> None:
         self._retry = None

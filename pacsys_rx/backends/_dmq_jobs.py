@@ -18,10 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import pika
 
-from pacsys_rx.backends._dmq_values import BACKEND, client_error, reading_of, status_of
+from pacsys_rx.backends._dmq_values import BACKEND, GENERIC_ERROR, client_error, reading_of, status_of
+from pacsys_rx.backends._gaps import Outage, gap_reading
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, ServerSubscription, StreamSink
 from pacsys_rx.drf import parse_request
-from pacsys_rx.errors import AuthenticationError, BackendUnavailable, PacsysError, ProtocolError
+from pacsys_rx.errors import (
+    AuthenticationError,
+    BackendUnavailable,
+    PacsysError,
+    ProtocolError,
+    WriteOutcomeUnknown,
+)
 from pacsys_rx.kerberos import ClientContext, dmq_signed_bytes
 from pacsys_rx.model import OK, AcnetStatus, WriteResult
 from pacsys_rx.protocols import sdd
@@ -34,8 +41,6 @@ log = logging.getLogger("pacsys_rx.dmq")
 INIT_EXCHANGE = "amq.topic"
 INIT_KEY = "I"
 PENDING = (72, 1)
-CONNECTION_LOST = AcnetStatus(1, -1)
-"""Client-made status for connection loss, setup failures and undecodable replies."""
 _SECURITY = frozenset({(72, -97), (72, -99)})
 _EMPTY_PROPERTIES = pika.BasicProperties()
 
@@ -64,6 +69,8 @@ class Job:
         self.closed = False
         self.consuming = False
         self.last_q = time.monotonic()
+        self.orphan = ""
+        """Mailbox of a server job left behind when this job's channel was lost (to be sent ``D``)."""
 
     # ------------------------------------------------------------------ state
 
@@ -82,6 +89,7 @@ class Job:
     def start(self, connection: Any) -> None:
         """Create the GSS context and the channel; the rest of the set-up follows in callbacks."""
         settings = self.io.settings
+        self.dispose_orphan(connection)
         self.started = True
         self.consuming = False
         try:
@@ -196,6 +204,8 @@ class Job:
     def _on_channel_closed(self, channel: Any, reason: BaseException) -> None:
         if channel is not self.channel:
             return
+        if self.consuming:
+            self.orphan = self.exchange
         self.channel = None
         self.started = self.consuming = False
         if not self.closed:
@@ -213,12 +223,30 @@ class Job:
             channel.close()
         self.consuming = False
 
+    def dispose_orphan(self, connection: Any) -> None:
+        """Send ``D`` to the mailbox of the server job this one lost with its channel, on a throwaway
+        channel: the server's control queue keeps that mailbox alive, and without ``D`` its job would
+        run on until its heartbeat limit. A mailbox that is gone closes only the throwaway channel."""
+        exchange, self.orphan = self.orphan, ""
+        if not exchange or connection is None:
+            return
+
+        def send(channel: Any) -> None:
+            channel.basic_publish(exchange, "D", b"", _EMPTY_PROPERTIES)
+            channel.close()
+
+        try:
+            connection.channel(on_open_callback=send)
+        except Exception as error:  # the connection is going away; the server's heartbeat limit remains
+            log.warning("cannot dispose an orphaned DMQ job: %r", error)
+
     def close(self) -> None:
         """Dispose the job for good."""
         if self.closed:
             return
         self.closed = True
         self._teardown()
+        self.dispose_orphan(self.io.connection)
         self.io.forget(self)
 
     # ------------------------------------------------------------------ hooks
@@ -305,7 +333,7 @@ class ReadJob(_ReadingJob):
 
     def on_undecodable(self, key: str, error: ProtocolError) -> None:
         for index in self.by_string.get(key[2:], []) if key.startswith("R.") else []:
-            self._deliver(index, client_error(self.entries[index].drf, CONNECTION_LOST,
+            self._deliver(index, client_error(self.entries[index].drf, GENERIC_ERROR,
                                               f"undecodable DMQ reply: {error}"))
         if not self.missing:
             self.close()
@@ -320,7 +348,8 @@ class ReadJob(_ReadingJob):
 
 
 class StreamJob(_ReadingJob, ServerSubscription):
-    """A subscription for canonical DRFs; survives reconnections, showing each gap as error readings."""
+    """A subscription for canonical DRFs; survives reconnections, showing each outage as one gap reading
+    per DRF (the outage ends when the server acknowledges the new job)."""
 
     watches_server = True
 
@@ -328,6 +357,7 @@ class StreamJob(_ReadingJob, ServerSubscription):
         super().__init__(io, list(drfs))
         self.sink = sink
         self.live = set(drfs)
+        self.outage = Outage()
 
     @property
     def has_work(self) -> bool:
@@ -357,12 +387,17 @@ class StreamJob(_ReadingJob, ServerSubscription):
     def on_undecodable(self, key: str, error: ProtocolError) -> None:
         drf = key[2:]
         if key.startswith("R.") and drf in self.live:
-            self.sink.emit(client_error(drf, CONNECTION_LOST, f"undecodable DMQ reply: {error}"))
+            self.sink.emit(client_error(drf, GENERIC_ERROR, f"undecodable DMQ reply: {error}"))
+
+    def on_pending(self) -> None:
+        self.outage.end()
 
     def interrupted(self, reason: str) -> None:
-        for drf in self.requests:
+        if not self.outage.begin():
+            return
+        for drf, device in zip(self.requests, self.devices, strict=True):
             if drf in self.live:
-                self.sink.emit(client_error(drf, CONNECTION_LOST, f"{reason}; resubscribing"))
+                self.sink.emit(gap_reading(drf, device, BACKEND, reason))
 
     def fail(self, error: PacsysError) -> None:
         live, self.live = list(self.live), set()
@@ -488,7 +523,7 @@ class WriteSession(Job):
     def on_undecodable(self, key: str, error: ProtocolError) -> None:
         if key == self.reply_key and self.sent:
             entry = self.sent.popleft()
-            entry.op.sink.deliver(entry.index, WriteResult(entry.drf, CONNECTION_LOST, BACKEND,
+            entry.op.sink.deliver(entry.index, WriteResult(entry.drf, GENERIC_ERROR, BACKEND,
                                                            f"undecodable DMQ reply: {error}"))
 
     def _finish_all(self, status: AcnetStatus, message: str | None) -> None:
@@ -500,13 +535,14 @@ class WriteSession(Job):
         self.close()
 
     def interrupted(self, reason: str) -> None:
-        """Values sent but unanswered have an unknown outcome; queued ones wait for the next session."""
-        for entry in self.sent:
-            entry.op.sink.deliver(entry.index, WriteResult(
-                entry.drf, CONNECTION_LOST, BACKEND, f"{reason} after the setting was sent; outcome unknown",
-                outcome_known=False))
+        """Writes with a value sent but unanswered fail with ``WriteOutcomeUnknown`` (their other values
+        are dropped, nothing is resent); queued values of other writes wait for the next session."""
+        ops = list(dict.fromkeys(entry.op for entry in self.sent))
         self.sent.clear()
         self.confirmed = False
+        for op in ops:
+            op.cancelled = True
+            op.sink.fail(WriteOutcomeUnknown(f"{reason} after a setting was sent; its outcome is unknown"))
 
     def connect_failed(self, error: BackendUnavailable) -> None:
         ops = list(dict.fromkeys(entry.op for entry in self.queued))

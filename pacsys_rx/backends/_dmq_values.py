@@ -13,6 +13,8 @@ from pacsys_rx.model.reading import utc_now
 from pacsys_rx.protocols import sdd
 
 BACKEND = "dmq"
+GENERIC_ERROR = AcnetStatus.named("ACNET_RETRY")
+"""Status the client gives results it makes up itself (undecodable replies, a full session cache)."""
 INT32_RANGE = range(-(2**31), 2**31)
 LOCAL_REMOTE_TRIP = range(7, 10)
 """Basic-control commands without a DAQData enum value; they travel as a DoubleSample."""
@@ -88,7 +90,7 @@ def reading_of(drf: str, device: str, reply: sdd.Reply) -> Reading | None:
 
 
 def client_error(drf: str, status: AcnetStatus, message: str) -> Reading:
-    """A reading the client makes up (timeouts, connection loss, undecodable replies)."""
+    """A reading the client makes up (an undecodable reply)."""
     return Reading.error(drf, parse_request(drf).device, status, BACKEND, message)
 
 

@@ -21,12 +21,12 @@ from pacsys_rx.backends._dpm_values import (
     Clock,
     Entry,
     Setting,
-    failure_reading,
     reply_reading,
     scalar_reading,
     setting_for,
     status_reading,
 )
+from pacsys_rx.backends._gaps import Outage, gap_reading
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink, WriteRequest
 from pacsys_rx.drf import ImmediateEvent, parse_request
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, ProtocolError
@@ -40,8 +40,6 @@ log = logging.getLogger("pacsys_rx.dpm")
 Connector = Callable[[], DpmConnection]
 """Opens a connection (handshake done) or raises BackendUnavailable."""
 
-CONNECTION_LOST = AcnetStatus.named("ACNET_DISCONNECTED")
-"""Status of the gap reading a stream emits per DRF when its connection is lost."""
 NO_REPLY = AcnetStatus.named("ACNET_REQTMO")
 MIC_MESSAGE = b"1234"
 POOL_IDLE_POLL = 1.0
@@ -247,8 +245,8 @@ class StreamSession:
     """One stream: its own connection and list, re-established with backoff after every loss.
 
     Entries keep their ref_ids (1..N) across reconnects. When a connection is lost each live DRF
-    gets one data-less reading with status ``ACNET_DISCONNECTED``; the stream then resumes on a new
-    connection (entries re-added, list restarted). The session ends when every DRF is released.
+    gets one gap reading (``_gaps``); the stream then resumes on a new connection (entries re-added,
+    list restarted). The session ends when every DRF is released.
     """
 
     def __init__(self, drfs: Sequence[str], sink: StreamSink, connect: Connector, backoff: Backoff) -> None:
@@ -289,7 +287,7 @@ class StreamSession:
             connection.close()
 
     def _run(self) -> None:
-        lost_reported = False
+        outage = Outage()
         while not self._stopped.is_set():
             try:
                 connection = self._connection = self._connect()
@@ -297,7 +295,7 @@ class StreamSession:
                     connection.close()
                     return
                 self._backoff.connected()
-                lost_reported = False
+                outage.end()
                 self._serve(connection)
             except (HandshakeRefused, ProtocolError) as exc:
                 self._fail(exc)
@@ -306,8 +304,7 @@ class StreamSession:
                 if self._stopped.is_set():
                     return
                 log.info("DPM stream connection lost: %s", exc)
-                if not lost_reported:
-                    lost_reported = True
+                if outage.begin():
                     self._report_gap(str(exc))
             except Exception as exc:
                 log.exception("DPM stream failed")
@@ -374,7 +371,8 @@ class StreamSession:
         with self._lock:
             entries = list(self._entries.values())
         for entry in entries:
-            self._sink.emit(failure_reading(entry, CONNECTION_LOST, f"connection to DPM lost: {reason}"))
+            self._sink.emit(gap_reading(entry.drf, entry.device, BACKEND_NAME, reason, units=entry.units,
+                                        meta=entry.meta))
 
     def _fail(self, error: Exception) -> None:
         with self._lock:

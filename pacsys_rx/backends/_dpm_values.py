@@ -158,12 +158,6 @@ def status_reading(entry: Entry, code: int, clock: Clock, timestamp: int = 0, cy
                    BACKEND_NAME, entry.meta, message or status.describe())
 
 
-def failure_reading(entry: Entry, status: AcnetStatus, message: str) -> Reading:
-    """A data-less reading for a failure the client detected (timeout, lost connection)."""
-    return Reading(entry.drf, entry.device, None, None, entry.units, utc_now(), None, status, BACKEND_NAME,
-                   entry.meta, message)
-
-
 _DATA_VALUE: dict[type, tuple[ValueType, Any]] = {
     pc.ScalarReply: (ValueType.SCALAR, float),
     pc.ScalarArrayReply: (ValueType.SCALAR_ARRAY, tuple),

@@ -9,7 +9,6 @@ jobs start again with a fresh INIT.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 
@@ -17,7 +16,7 @@ from reactivex import abc as rxabc
 from reactivex.disposable import Disposable
 
 from pacsys_rx.auth import KerberosAuth
-from pacsys_rx.backends._dmq_io import DmqIo, DmqSettings, host_address
+from pacsys_rx.backends._dmq_io import DEFAULT_BACKOFF, DmqIo, DmqSettings, host_address
 from pacsys_rx.backends._dmq_jobs import PendingWrite, ReadJob, StreamJob, WriteOp
 from pacsys_rx.backends._dmq_values import setting_sample
 from pacsys_rx.backends.base import (
@@ -31,6 +30,7 @@ from pacsys_rx.backends.base import (
 )
 from pacsys_rx.errors import AuthenticationError
 from pacsys_rx.kerberos import DMQ_SERVICE_PRINCIPAL, check_credentials, service_principal_for
+from pacsys_rx.transport import Backoff, resolve_host, resolve_port
 
 DEFAULT_HOST = "appsrv2.fnal.gov"
 DEFAULT_PORT = 5672
@@ -46,7 +46,8 @@ class DMQBackend(Backend):
 
     ``host``/``port`` default to ``PACSYS_DMQ_HOST``/``PACSYS_DMQ_PORT``, else appsrv2.fnal.gov:5672.
     ``connection_name`` (shown by ``rabbitmqctl list_connections``) defaults to a unique
-    ``pacsys_rx-dmq-<uuid>``. Heartbeat, liveness, session and reconnect intervals are in seconds.
+    ``pacsys_rx-dmq-<uuid>``. Heartbeat, liveness and session intervals are in seconds; ``backoff``
+    is the reconnect policy of the broker connection.
     """
 
     name = "dmq"
@@ -54,24 +55,23 @@ class DMQBackend(Backend):
                     | Capability.AUTH_KERBEROS)
 
     def __init__(
-        self, host: str | None = None, port: int | None = None, vhost: str = DEFAULT_VHOST,
+        self, host: str | None = None, port: int | str | None = None, vhost: str = DEFAULT_VHOST,
         auth: KerberosAuth | None = None, *, username: str = "guest", password: str = "guest",
         timeout: float = DEFAULT_TIMEOUT, scheduler: rxabc.SchedulerBase | None = None,
         connection_name: str | None = None, amqp_heartbeat: int = 15, job_heartbeat: float = 5.0,
         server_silence: float = 30.0, session_idle: float = 600.0, max_sessions: int = 1024,
-        reconnect_delay: float = 0.2, reconnect_max_delay: float = 5.0,
+        backoff: Backoff | None = None,
     ) -> None:
         super().__init__(timeout=timeout, scheduler=scheduler)
-        host = host or os.environ.get(HOST_ENV) or DEFAULT_HOST
-        port = _port(port if port is not None else os.environ.get(PORT_ENV, DEFAULT_PORT))
+        host = resolve_host(host, HOST_ENV, DEFAULT_HOST)
+        port = resolve_port(port, PORT_ENV, DEFAULT_PORT)
         if auth is not None and not isinstance(auth, KerberosAuth):
             raise TypeError(f"DMQ authenticates with KerberosAuth, not {type(auth).__name__}")
         for label, seconds in (("job_heartbeat", job_heartbeat), ("server_silence", server_silence),
-                               ("session_idle", session_idle), ("reconnect_delay", reconnect_delay),
-                               ("reconnect_max_delay", reconnect_max_delay)):
-            if not seconds > 0:
+                               ("session_idle", session_idle)):
+            if not isinstance(seconds, (int, float)) or not seconds > 0:
                 raise ValueError(f"{label} must be positive, got {seconds!r}")
-        if max_sessions < 1:
+        if not isinstance(max_sessions, int) or max_sessions < 1:
             raise ValueError(f"max_sessions must be at least 1, got {max_sessions!r}")
         self.auth = auth
         self.connection_name = connection_name or f"pacsys_rx-dmq-{uuid.uuid4()}"
@@ -82,7 +82,7 @@ class DMQBackend(Backend):
             app_id=APP_ID, connection_name=self.connection_name, host_address=host_address(),
             amqp_heartbeat=amqp_heartbeat, blocked_timeout=self.timeout, job_heartbeat=job_heartbeat,
             server_silence=server_silence, session_idle=session_idle, max_sessions=max_sessions,
-            reconnect_delay=reconnect_delay, reconnect_max_delay=reconnect_max_delay,
+            backoff=backoff or DEFAULT_BACKOFF,
         )
         self._io = DmqIo(self.settings)
 
@@ -96,6 +96,9 @@ class DMQBackend(Backend):
             raise AuthenticationError(
                 "DMQ needs Kerberos for every operation: pass auth=KerberosAuth() (and run kinit)")
         return check_credentials(self.auth)
+
+    def _check_read_auth(self) -> None:
+        self._require_auth()
 
     def _check_write_auth(self) -> None:
         self._require_auth()
@@ -126,12 +129,3 @@ class DMQBackend(Backend):
     def _close_transport(self) -> None:
         self._io.close(self.timeout)
 
-
-def _port(value: object) -> int:
-    try:
-        port = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise ValueError(f"DMQ port must be an integer, got {value!r}") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"DMQ port must be in 1..65535, got {port}")
-    return port

@@ -2,15 +2,14 @@
 
 * reads: a pool of up to ``pool_size`` connections, one list each, one read at a time per list;
 * streams: each server-side subscription has its own connection, list and I/O thread, and
-  reconnects with capped exponential backoff (gaps show as ``ACNET_DISCONNECTED`` readings);
+  reconnects with capped exponential backoff (each outage shows as one gap reading per DRF);
 * writes: a fresh connection per batch with the Kerberos exchange, EnableSettings, the role and
   ApplySettings.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from reactivex import abc as rxabc
 from reactivex.disposable import Disposable
@@ -30,23 +29,15 @@ from pacsys_rx.backends.base import (
 )
 from pacsys_rx.errors import AuthenticationError
 from pacsys_rx.kerberos import check_credentials
-from pacsys_rx.transport import Backoff
+from pacsys_rx.transport import Backoff, resolve_host, resolve_port
 
 DEFAULT_HOST = "acsys-proxy.fnal.gov"
 DEFAULT_PORT = 6802
 DEFAULT_POOL_SIZE = 4
 HOST_ENV = "PACSYS_DPM_HOST"
 PORT_ENV = "PACSYS_DPM_PORT"
-
-
-def _default_port() -> int:
-    text = os.environ.get(PORT_ENV, "").strip()
-    if not text:
-        return DEFAULT_PORT
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{PORT_ENV} must be an integer port, got {text!r}") from None
+DEFAULT_BACKOFF = Backoff(initial=0.1, maximum=10.0, stable_after=5.0)
+"""Stream reconnects: 0.1 s doubling to 10 s, +-20 % jitter, reset after 5 s connected."""
 
 
 class DPMBackend(Backend):
@@ -56,8 +47,8 @@ class DPMBackend(Backend):
     ``auth`` (a :class:`~pacsys_rx.KerberosAuth`) is needed for writes only; ``role`` is sent as the
     list's ``#ROLE`` property with every write. ``service_principal`` overrides the principal derived
     from the service name the server announces (``auth.service`` does the same).
-    ``heartbeat_timeout`` is the silence after which a connection counts as dead; ``backoff`` makes
-    the reconnect policy of each stream.
+    ``heartbeat_timeout`` is the silence after which a connection counts as dead; ``backoff`` is the
+    reconnect policy (each stream works on its own ``backoff.fresh()``).
     """
 
     name = "dpm"
@@ -67,24 +58,24 @@ class DPMBackend(Backend):
     def __init__(self, host: str | None = None, port: int | None = None, auth: KerberosAuth | None = None,
                  role: str | None = None, *, timeout: float = DEFAULT_TIMEOUT,
                  pool_size: int = DEFAULT_POOL_SIZE, service_principal: str | None = None,
-                 heartbeat_timeout: float = HEARTBEAT_LIMIT, backoff: Callable[[], Backoff] = Backoff,
+                 heartbeat_timeout: float = HEARTBEAT_LIMIT, backoff: Backoff | None = None,
                  scheduler: rxabc.SchedulerBase | None = None) -> None:
         super().__init__(timeout=timeout, scheduler=scheduler)
-        self.host = host if host is not None else os.environ.get(HOST_ENV, "").strip() or DEFAULT_HOST
-        self.port = port if port is not None else _default_port()
-        if not self.host:
-            raise ValueError("host must not be empty")
-        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 1 <= self.port <= 65535:
-            raise ValueError(f"port must be in 1..65535, got {self.port!r}")
+        self.host = resolve_host(host, HOST_ENV, DEFAULT_HOST)
+        self.port = resolve_port(port, PORT_ENV, DEFAULT_PORT)
         if auth is not None and not isinstance(auth, KerberosAuth):
             raise ValueError(f"the DPM backend authenticates with KerberosAuth, got {type(auth).__name__}")
-        if not heartbeat_timeout > 0:
+        if not isinstance(heartbeat_timeout, (int, float)) or not heartbeat_timeout > 0:
             raise ValueError(f"heartbeat_timeout must be positive, got {heartbeat_timeout!r}")
+        if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 1:
+            raise ValueError(f"pool_size must be a positive integer, got {pool_size!r}")
+        if role is not None and not isinstance(role, str):
+            raise TypeError(f"role must be a str or None, got {type(role).__name__}")
         self.auth = auth
         self.role = role
         self.service_principal = service_principal
         self.heartbeat_timeout = float(heartbeat_timeout)
-        self._backoff = backoff
+        self.backoff = backoff or DEFAULT_BACKOFF
         self._trace = trace_enabled()
         self._pool = ReadPool(self._open_connection, pool_size)
         self._streams: set[StreamSession] = set()
@@ -117,7 +108,7 @@ class DPMBackend(Backend):
         return Disposable(job.cancel)
 
     def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
-        session = StreamSession(drfs, sink, self._open_stream_connection, self._backoff())
+        session = StreamSession(drfs, sink, self._open_stream_connection, self.backoff.fresh())
         with self._lock:
             self._streams.add(session)
         session.start()

@@ -17,9 +17,10 @@ from typing import Any
 
 import grpc
 from reactivex import abc as rxabc
-from reactivex.disposable import Disposable
+from reactivex.disposable import Disposable, SerialDisposable
 
 from pacsys_rx.auth import JWTAuth
+from pacsys_rx.backends._gaps import Outage, gap_reading
 from pacsys_rx.backends.base import (
     DEFAULT_TIMEOUT,
     Backend,
@@ -48,6 +49,7 @@ from pacsys_rx.protocols.grpc_values import (
     timed_array_reading,
 )
 from pacsys_rx.protocols.proto import DAQ_pb2, DAQ_pb2_grpc, DevDB_pb2, DevDB_pb2_grpc
+from pacsys_rx.transport import Backoff, resolve_host, resolve_port
 
 DEFAULT_HOST = "dce08.fnal.gov"
 DEFAULT_PORT = 50051
@@ -61,33 +63,20 @@ CHANNEL_OPTIONS = (
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.max_pings_without_data", 0),
 )
-CONNECTION_LOST = AcnetStatus.named("ACNET_NOT_CONNECTED")
-"""Status of the reading each stream DRF gets when its connection is lost (one per outage)."""
+DEFAULT_BACKOFF = Backoff(initial=1.0, maximum=30.0, stable_after=30.0)
+"""Stream re-issues: 1 s doubling to 30 s, +-20 % jitter, reset after a call stayed up 30 s."""
 NOT_FOUND = AcnetStatus(0, -1)
 NO_STATUS_MESSAGE = "No status received from server"
 
 _LOGGER_EXTRAS = frozenset({"LOGGER", "LOGGERDURATION"})
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 _UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+_WRITE_INTERRUPTED = _UNREACHABLE | {grpc.StatusCode.CANCELLED}
 _REFUSED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 _UNIT_PROPERTIES = frozenset({Property.READING, Property.SETTING})
 _UNIT_FIELDS = frozenset({None, Field.SCALED})
 _META_CACHE_TTL = 3600.0
 _META_CACHE_SIZE = 10_000
-
-
-@dataclass(frozen=True)
-class ReconnectPolicy:
-    """Back-off of stream reconnects: ``initial`` doubling up to ``maximum`` seconds; the delay returns to
-    ``initial`` only after a call stayed up for ``reset_after`` seconds."""
-
-    initial: float = 1.0
-    maximum: float = 30.0
-    reset_after: float = 30.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.initial <= self.maximum or self.reset_after < 0:
-            raise ValueError(f"invalid reconnect policy {self}")
 
 
 @dataclass(frozen=True)
@@ -164,17 +153,6 @@ class DeviceInfoResult:
         return DeviceMeta(self.device_index, name, self.description, prop.common_units if prop else None)
 
 
-def _env_port(value: int | str | None, env: str, default: int) -> int:
-    text = value if value is not None else os.environ.get(env) or default
-    try:
-        port = int(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"port must be an integer 1..65535, got {text!r}") from None
-    if isinstance(text, bool) or not 1 <= port <= 65535:
-        raise ValueError(f"port must be an integer 1..65535, got {text!r}")
-    return port
-
-
 def _env_flag(value: bool | None, env: str, default: bool) -> bool:
     if value is not None:
         return value
@@ -205,10 +183,11 @@ def _rpc_code(error: grpc.RpcError) -> grpc.StatusCode | None:
     return error.code() if isinstance(error, grpc.Call) else None
 
 
-def _request_level_error(target: str, error: grpc.RpcError) -> PacsysError | None:
+def _request_level_error(target: str, error: grpc.RpcError,
+                         unreachable: frozenset[grpc.StatusCode] = _UNREACHABLE) -> PacsysError | None:
     """The exception that fails a whole operation, or None when the failure becomes per-entry results."""
     code = _rpc_code(error)
-    if code in _UNREACHABLE:
+    if code in unreachable:
         return BackendUnavailable(_failure_text(target, error))
     if code in _REFUSED:
         return AuthenticationError(_failure_text(target, error))
@@ -402,7 +381,8 @@ def _chunk_result(reply: DAQ_pb2.ReadingReply, target: Target,
 
 
 class _StreamCall(ServerSubscription):
-    """One long-lived ``Read`` call for a group of canonical DRFs, reconnected on UNAVAILABLE/CANCELLED."""
+    """One long-lived ``Read`` call for a group of canonical DRFs, re-issued on UNAVAILABLE/CANCELLED
+    and, with a ``heartbeat_timeout``, when it stays silent that long."""
 
     def __init__(self, backend: GRPCBackend, drfs: Sequence[str], sink: StreamSink) -> None:
         self._backend = backend
@@ -412,6 +392,8 @@ class _StreamCall(ServerSubscription):
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._call: Any = None
+        self._last_reply = time.monotonic()
+        self._silent = False
         threading.Thread(target=self._run, name="pacsys-rx-grpc-stream", daemon=True).start()
 
     def release(self, drf: str) -> None:
@@ -430,22 +412,44 @@ class _StreamCall(ServerSubscription):
                 return None
             self._call = self._backend._stub.Read(DAQ_pb2.ReadingList(drf=self._drfs),
                                                    metadata=self._backend._metadata())
+            self._last_reply = time.monotonic()
+            self._silent = False
             return self._call
+
+    def _watch(self, call: Any) -> rxabc.DisposableBase:
+        """Cancel ``call`` once no reply came for ``heartbeat_timeout`` seconds (checked on the timer)."""
+        limit = self._backend.heartbeat_timeout
+        if limit is None:
+            return Disposable()
+        timer = self._backend._timer()
+        watch = SerialDisposable()
+
+        def check(*_: Any) -> None:
+            quiet = time.monotonic() - self._last_reply
+            if quiet < limit:
+                watch.disposable = timer.schedule_relative(limit - quiet, check)
+                return
+            self._silent = True
+            call.cancel()
+
+        watch.disposable = timer.schedule_relative(limit, check)
+        return watch
 
     def _run(self) -> None:
         backend, emit = self._backend, self._sink.emit
         targets = backend._targets(self._drfs)
-        policy = backend.reconnect
-        delay = policy.initial
-        connected = True
+        backoff = backend.backoff.fresh()
+        outage = Outage()
         while True:
             call = self._open()
             if call is None:
                 return
-            opened = time.monotonic()
+            backoff.connected()
+            watch = self._watch(call)
             try:
                 for reply in call:
-                    connected = True
+                    self._last_reply = time.monotonic()
+                    outage.end()
                     index = reply.index
                     if index >= len(targets) or targets[index].drf not in self._live:
                         continue
@@ -460,17 +464,17 @@ class _StreamCall(ServerSubscription):
                         _failure_text(backend.target, error))
                     self._sink.fail(self._live, failure)
                     return
-                if time.monotonic() - opened >= policy.reset_after:
-                    delay = policy.initial
-                if connected:
-                    connected = False
-                    message = f"connection lost, reconnecting: {_failure_text(backend.target, error)}"
+                if outage.begin():
+                    reason = (f"no reply from {backend.target} for {backend.heartbeat_timeout:g} s"
+                              if self._silent else _failure_text(backend.target, error))
                     for target in targets:
                         if target.drf in self._live:
-                            emit(Reading.error(target.drf, target.device, CONNECTION_LOST, BACKEND, message))
-            if self._stopped.wait(delay):
+                            emit(gap_reading(target.drf, target.device, BACKEND, reason, units=target.units,
+                                             meta=target.meta))
+            finally:
+                watch.dispose()
+            if self._stopped.wait(backoff.next_delay()):
                 return
-            delay = min(delay * 2, policy.maximum)
 
 
 class GRPCBackend(Backend):
@@ -483,6 +487,9 @@ class GRPCBackend(Backend):
     DevDB: ``devdb_host``/``devdb_port``/``devdb_tls`` (defaults from ``PACSYS_DEVDB_*``, else
     ``ad-services.fnal.gov:443`` over TLS); ``reading_meta`` attaches DevDB metadata to readings
     (default: when a DevDB host was given explicitly or through the environment).
+    ``backoff`` is the reconnect policy of streams (each call works on its own ``backoff.fresh()``);
+    ``heartbeat_timeout`` (off by default: the DAQ service sends no heartbeats) re-issues a stream call
+    that delivered nothing for that many seconds, so pick it above the slowest event of your streams.
     """
 
     name = "grpc"
@@ -494,25 +501,28 @@ class GRPCBackend(Backend):
         tls: bool = False, *, tls_ca: str | bytes | Path | None = None, timeout: float = DEFAULT_TIMEOUT,
         scheduler: rxabc.SchedulerBase | None = None, devdb_host: str | None = None,
         devdb_port: int | str | None = None, devdb_tls: bool | None = None, reading_meta: bool | None = None,
-        reconnect: ReconnectPolicy | None = None,
+        backoff: Backoff | None = None, heartbeat_timeout: float | None = None,
     ) -> None:
         super().__init__(timeout=timeout, scheduler=scheduler)
         if auth is not None and not isinstance(auth, JWTAuth):
             raise TypeError(f"the grpc backend authenticates with JWTAuth, got {type(auth).__name__}")
-        self.host = host or os.environ.get(HOST_ENV) or DEFAULT_HOST
-        self.port = _env_port(port, PORT_ENV, DEFAULT_PORT)
+        if heartbeat_timeout is not None and not heartbeat_timeout > 0:
+            raise ValueError(f"heartbeat_timeout must be positive or None, got {heartbeat_timeout!r}")
+        self.host = resolve_host(host, HOST_ENV, DEFAULT_HOST)
+        self.port = resolve_port(port, PORT_ENV, DEFAULT_PORT)
         self.target = f"{self.host}:{self.port}"
         self.auth = auth if auth is not None else JWTAuth()
-        self.reconnect = reconnect or ReconnectPolicy()
+        self.backoff = backoff or DEFAULT_BACKOFF
+        self.heartbeat_timeout = heartbeat_timeout
         self._channel = _open_channel(self.target, tls, tls_ca, (
             *CHANNEL_OPTIONS,
-            ("grpc.initial_reconnect_backoff_ms", round(self.reconnect.initial * 1000)),
-            ("grpc.max_reconnect_backoff_ms", round(self.reconnect.maximum * 1000)),
+            ("grpc.initial_reconnect_backoff_ms", round(self.backoff.initial * 1000)),
+            ("grpc.max_reconnect_backoff_ms", round(self.backoff.maximum * 1000)),
         ))
         self._stub = DAQ_pb2_grpc.DAQStub(self._channel)
         explicit_devdb = devdb_host or os.environ.get(DEVDB_HOST_ENV)
         devdb_target = (f"{explicit_devdb or DEFAULT_DEVDB_HOST}:"
-                        f"{_env_port(devdb_port, DEVDB_PORT_ENV, DEFAULT_DEVDB_PORT)}")
+                        f"{resolve_port(devdb_port, DEVDB_PORT_ENV, DEFAULT_DEVDB_PORT)}")
         self._devdb = _DevDB(devdb_target, _env_flag(devdb_tls, DEVDB_TLS_ENV, True), tls_ca, self.timeout)
         self.reading_meta = bool(explicit_devdb) if reading_meta is None else reading_meta
 
@@ -591,7 +601,7 @@ class GRPCBackend(Backend):
                 return
             error = future.exception()
             if error is not None:
-                failure = _request_level_error(self.target, error)
+                failure = _request_level_error(self.target, error, _WRITE_INTERRUPTED)
                 if failure is not None:
                     sink.fail(failure)
                     return

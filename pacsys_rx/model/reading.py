@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Union
 
@@ -152,8 +152,7 @@ class WriteResult:
     status: AcnetStatus = OK
     backend: str = ""
     message: str | None = None
-    outcome_known: bool = field(default=True)
 
     @property
     def ok(self) -> bool:
-        return self.status.error == 0 and self.outcome_known
+        return self.status.error == 0

@@ -14,7 +14,8 @@ class Backoff:
     Reset rule: call :meth:`connected` when a connection is established; if it is still up
     ``stable_after`` seconds later (i.e. the next failure comes later than that), the next delay
     starts from ``initial`` again. A connection that fails quickly keeps the delays growing.
-    Not thread-safe: one instance belongs to one reconnect loop.
+    Not thread-safe: one instance belongs to one reconnect loop. A backend keeps one as the template of
+    its policy and gives every reconnect loop its own :meth:`fresh` copy.
     """
 
     def __init__(self, initial: float = 0.1, maximum: float = 10.0, factor: float = 2.0, jitter: float = 0.2,
@@ -33,6 +34,15 @@ class Backoff:
         self._rng = rng
         self._attempts = 0
         self._connected_at: float | None = None
+
+    def __repr__(self) -> str:
+        return (f"Backoff(initial={self.initial:g}, maximum={self.maximum:g}, factor={self.factor:g}, "
+                f"jitter={self.jitter:g}, stable_after={self.stable_after:g})")
+
+    def fresh(self) -> Backoff:
+        """A new backoff with the same settings (clock and random source included) and no history."""
+        return Backoff(self.initial, self.maximum, self.factor, self.jitter, self.stable_after,
+                       clock=self._clock, rng=self._rng)
 
     @property
     def attempts(self) -> int:

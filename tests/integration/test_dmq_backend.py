@@ -22,6 +22,7 @@ from kdc import KerberosRealm
 from reactivex import operators as rxops
 
 import pacsys_rx as prx
+from pacsys_rx.backends._gaps import CONNECTION_LOST
 from pacsys_rx.backends.dmq import DMQBackend
 from pacsys_rx.kerberos import DMQ_SERVICE_PRINCIPAL, ClientContext, dmq_signed_bytes
 from pacsys_rx.model import AnalogAlarm, BasicStatus, DigitalAlarm, Reading, ValueType
@@ -214,9 +215,8 @@ def test_no_credentials_give_authentication_error(simulator: Simulator, vhost: s
             anonymous.read("M:OUTTMP").run()
         with pytest.raises(prx.AuthenticationError):
             anonymous.write("Z:ACLTST", 1.0)
-        errors: list[Exception] = []
-        anonymous.stream("M:OUTTMP@p,100").subscribe(on_error=errors.append)
-        assert errors and isinstance(errors[0], prx.AuthenticationError)
+        with pytest.raises(prx.AuthenticationError):
+            anonymous.stream("M:OUTTMP@p,100")
     kerberos_env.kdestroy()
     with prx.dmq(BROKER[0], BROKER[1], vhost, auth=prx.KerberosAuth(), timeout=2.0) as no_ticket, \
             pytest.raises(prx.AuthenticationError, match="kinit"):
@@ -253,7 +253,7 @@ def test_stream_resumes_after_the_broker_closes_the_client_connection(dmq: DMQBa
     finally:
         subscription.dispose()
     error = readings[gap]
-    assert error.drf == "M:OUTTMP.READING@p,50" and error.status.facility == 1 and error.status.error == -1
+    assert error.drf == "M:OUTTMP.READING@p,50" and error.status == CONNECTION_LOST
     assert client_connection_pid(dmq.connection_name) is not None
 
 

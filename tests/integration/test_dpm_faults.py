@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import pacsys_rx as prx
-from pacsys_rx.backends._dpm_jobs import CONNECTION_LOST
+from pacsys_rx.backends._gaps import CONNECTION_LOST
 from pacsys_rx.backends.dpm import DPMBackend
 from pacsys_rx.model import Reading
 from pacsys_rx.sim import Simulator
@@ -21,14 +21,13 @@ def sim() -> Iterator[Simulator]:
         yield simulator
 
 
-def fast_backoff() -> Backoff:
-    return Backoff(initial=0.05, maximum=0.5)
+FAST_BACKOFF = Backoff(initial=0.05, maximum=0.5)
 
 
 @pytest.fixture
 def dpm(sim: Simulator) -> Iterator[DPMBackend]:
     host, port = sim.endpoints["dpm"].rsplit(":", 1)
-    backend = DPMBackend(host, int(port), timeout=2.0, backoff=fast_backoff)
+    backend = DPMBackend(host, int(port), timeout=2.0, backoff=FAST_BACKOFF)
     with backend:
         yield backend
 
@@ -117,7 +116,7 @@ def test_a_corrupt_frame_resets_only_that_connection(sim: Simulator, dpm: DPMBac
 def test_heartbeat_silence_counts_as_a_dead_connection(sim: Simulator) -> None:
     host, port = sim.endpoints["dpm"].rsplit(":", 1)
     readings: list[Reading] = []
-    with DPMBackend(host, int(port), heartbeat_timeout=0.5, backoff=fast_backoff) as dpm:
+    with DPMBackend(host, int(port), heartbeat_timeout=0.5, backoff=FAST_BACKOFF) as dpm:
         subscription = dpm.stream("M:OUTTMP@p,100").subscribe(readings.append)
         assert wait_for(lambda: len(readings) >= 2)
         sim.pause("dpm")

@@ -14,14 +14,16 @@ from reactivex import operators as ops
 
 import pacsys_rx as prx
 from pacsys_rx.auth import JWTAuth
-from pacsys_rx.backends.grpc import CONNECTION_LOST, GRPCBackend, ReconnectPolicy
+from pacsys_rx.backends._gaps import CONNECTION_LOST
+from pacsys_rx.backends.grpc import GRPCBackend
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, DeviceError
 from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, Reading, ValueType
 from pacsys_rx.protocols.proto import DAQ_pb2, DAQ_pb2_grpc
 from pacsys_rx.sim import Simulator
+from pacsys_rx.transport import Backoff
 
 SECRET = "integration-test-secret-of-at-least-32-bytes"
-FAST_RECONNECT = ReconnectPolicy(initial=0.2, maximum=1.0, reset_after=5.0)
+FAST_BACKOFF = Backoff(initial=0.2, maximum=1.0, stable_after=5.0)
 WAIT_S = 10.0
 
 
@@ -54,7 +56,7 @@ def endpoint(sim: Simulator) -> tuple[str, int]:
 def connect(endpoint: tuple[str, int], auth: JWTAuth | None = None) -> GRPCBackend:
     host, port = endpoint
     backend = prx.grpc(host, port, auth=auth or JWTAuth(token()), devdb_host=host, devdb_port=port,
-                       devdb_tls=False, reconnect=FAST_RECONNECT)
+                       devdb_tls=False, backoff=FAST_BACKOFF)
     assert isinstance(backend, GRPCBackend)
     return backend
 

@@ -114,10 +114,9 @@ def test_backend_arguments_and_environment(monkeypatch: pytest.MonkeyPatch) -> N
 def test_every_operation_without_auth_raises_before_any_traffic() -> None:
     with DMQBackend("127.0.0.1", 1) as backend:
         with pytest.raises(prx.AuthenticationError, match="Kerberos"):
-            backend.read("M:OUTTMP").run()
+            backend.read("M:OUTTMP")
         with pytest.raises(prx.AuthenticationError):
             backend.write("Z:ACLTST", 1.0)
-        errors: list[Exception] = []
-        backend.stream("M:OUTTMP@p,1000").subscribe(on_error=errors.append)
-        assert len(errors) == 1 and isinstance(errors[0], prx.AuthenticationError)
+        with pytest.raises(prx.AuthenticationError):
+            backend.stream("M:OUTTMP@p,1000")
         assert backend.subscription_count() == 0
