@@ -20,8 +20,6 @@ def alarm_count(
     Entries before that are suppressed together with the returns to OK that follow them. Once
     announced, events pass until the device leaves ALARM, which starts a new count.
 
-    ::
-
         -A-O-A-O-A-O-|   alarm_count(3, within=10 ticks)
         ---------A-O-|
     """

@@ -19,8 +19,6 @@ def alarm_delay(
     latest ALARM event of the delay (so the latest severity), with its own ``since``. Changes of
     severity while an alarm is announced, and all other states, pass at once.
 
-    ::
-
         -A--O----A--------O-|   alarm_delay(4 ticks)
         -------------A----O-|
     """

@@ -26,8 +26,6 @@ def align_to_event(
     readings may arrive up to one event period after their event. Readings that arrive before their
     event are held while they are within ``2 * tolerance`` of the newest timestamp seen.
 
-    ::
-
         clock:    ---E1---------E2------|
         readings: -a---b----c------a-b--|
         output:   --------------G1------G2|   G1 = {a, b} near E1

@@ -41,8 +41,6 @@ def bounded_buffer(
     ``BoundedBuffer`` is used as an operator and counts discarded items in ``.dropped``. The
     scheduler defaults to the subscription's, then to a shared thread pool.
 
-    ::
-
         source:   -a-b-c-d-|      bounded_buffer(2), consumer busy from a to d
         output:   -a-----c-d-|    dropped == 1 (b)
     """

@@ -11,8 +11,6 @@ from pacsys_rx.model import Reading
 def by_device() -> Callable[[Observable[Reading]], Observable[GroupedObservable[str, Reading]]]:
     """One group per device; ``group.key`` is the device name.
 
-    ::
-
         --a1--b1--a2--|
         --A---B-------|   A: a1--a2--|   B: b1----|
     """

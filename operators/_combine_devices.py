@@ -15,8 +15,6 @@ def combine_devices(sources: Mapping[str, Observable[Reading]]) -> Observable[di
     Each snapshot is a new dict. Any source's error ends the output; it completes when all sources
     have, or as soon as one completes without ever having emitted.
 
-    ::
-
         a:   -a1-----a2---|
         b:   ----b1-------|
         out: ----{a1,b1}--{a2,b1}--|

@@ -18,8 +18,6 @@ def deadband(
     device passes; error readings always pass, and the next good reading after one passes too.
     Non-numeric values pass when they differ from the last value passed.
 
-    ::
-
         --1--1.05--1.3--err--1.31--|   deadband(abs=0.2)
         --1--------1.3--err--1.31--|
     """

@@ -18,8 +18,6 @@ def digital_alarm(
     ``tries`` consecutive bad readings raise a MAJOR alarm; a good reading clears it. Error
     readings raise an INVALID alarm at once. Float values are truncated to int.
 
-    ::
-
         -0x01--0x03--0x01--|   digital_alarm(nominal=0x01, mask=0x03)
         -OK----AL----OK----|
     """

@@ -12,8 +12,6 @@ from ._keyed import per_subscription
 def distinct_by_cycle() -> Callable[[Observable[Reading]], Observable[Reading]]:
     """Drop a reading when its device's previous reading had the same cycle; no cycle (None) always passes.
 
-    ::
-
         -a@1-a@1-b@1-a@2-a@1-|
         -a@1-----b@1-a@2-a@1-|
     """

@@ -20,8 +20,6 @@ def enable_when(
     current state. ``scheduler`` supplies the time of the DISABLED events. Errors of either stream end
     the output; the output completes with the alarm stream.
 
-    ::
-
         alarms:    -A-----O---A-----|
         condition: ----F-------T----
         output:    -A--D-------A----|

@@ -11,8 +11,6 @@ from pacsys_rx.model import Reading
 def errors() -> Callable[[Observable[Reading]], Observable[Reading]]:
     """Error readings only (negative ACNET status); warnings are not errors.
 
-    ::
-
         --r1--err--r2--|
         ------err------|
     """

@@ -50,6 +50,8 @@ class AlignedGroup:
 
 
 class AlarmState(str, enum.Enum):
+    """Where an alarm stands: OK, in ALARM, LATCHED after clearing, ACKNOWLEDGED, or DISABLED."""
+
     OK = "ok"
     ALARM = "alarm"
     LATCHED = "latched"

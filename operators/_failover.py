@@ -43,8 +43,6 @@ def failover(
     the primary is kept (the stalled primary itself, or a new one ``stall_after`` after its error);
     the primary's next item switches back to it.
 
-    ::
-
         primary:  -a-b-------------|
         fallback: -1-2-3-4-5-6-7-8-|
         output:   -a-b-----5-6-7-8-|   (stall_after=4 ticks: switch 4 ticks after b)

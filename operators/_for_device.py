@@ -11,8 +11,6 @@ from pacsys_rx.model import Reading
 def for_device(*names: str) -> Callable[[Observable[Reading]], Observable[Reading]]:
     """Readings of the named devices (exact match on ``Reading.device``).
 
-    ::
-
         --a1--b1--c1--a2--|   for_device("A", "C")
         --a1------c1--a2--|
     """

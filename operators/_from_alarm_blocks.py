@@ -22,8 +22,6 @@ def from_alarm_blocks() -> Callable[[Observable[Reading]], Observable[AlarmEvent
     Error readings give an INVALID ALARM; readings of other value types are ignored. A device with
     both an analog and a digital block should be watched through two separate pipelines.
 
-    ::
-
         -blk(ok)--blk(status)--blk(disabled)--err--|
         -OK-------A------------D--------------I----|
     """

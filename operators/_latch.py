@@ -23,8 +23,6 @@ def latch(
     while ACKNOWLEDGED is announced again. ``scheduler`` supplies the time of acknowledgements.
     Errors of either stream end the output; the output completes with the alarm stream.
 
-    ::
-
         alarms: -A---O-------A--------O-|
         acks:   ----------k-----k-------
         output: -A---L----O--A--K-----O-|

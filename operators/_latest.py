@@ -16,8 +16,6 @@ def latest(scheduler: abc.SchedulerBase | None = None) -> Callable[[Observable[_
     The scheduler defaults to the subscription's, then to a shared thread pool. Errors and
     completion are delivered after the pending item.
 
-    ::
-
         source:    -a-b-c-------d-|
         consumer:  -a----c------d-|   (busy while b and c arrive)
     """

@@ -19,8 +19,6 @@ def limits(
     ``low + hysteresis <= value <= high - hysteresis``. Error readings raise an INVALID alarm at once.
     The first reading of a device emits its initial state (usually OK).
 
-    ::
-
         -5--12--11--9.5--9--|   limits(0, 10, hysteresis=1)
         -OK-AL-----------OK-|
     """

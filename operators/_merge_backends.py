@@ -16,8 +16,6 @@ def merge_backends(*sources: Observable[Reading], memory: int = 8) -> Observable
     The first copy to arrive is kept, with its ``backend`` tag. Per device only the last ``memory``
     timestamps are remembered. Any source's error ends the output; it completes when all sources have.
 
-    ::
-
         dpm:  -a@1----a@2-------|
         grpc: ---a@1------a@3---|
         out:  -a@1----a@2-a@3---|

@@ -11,8 +11,6 @@ from pacsys_rx.model import Reading
 def only_ok() -> Callable[[Observable[Reading]], Observable[Reading]]:
     """Readings that hold usable data (``Reading.ok``: no error status and a value).
 
-    ::
-
         --r1--err--r2--|
         --r1-------r2--|
     """

@@ -23,8 +23,6 @@ def retry_with_backoff(
     An item received resets the backoff. After ``max_attempts`` resubscriptions without an item in
     between the error is passed on (None: retry forever).
 
-    ::
-
         source:  -a-X  -b-X     -X        -c-|     (resubscriptions after 1, 1, 2 ticks)
         output:  -a-----b--------------c-|
     """

@@ -19,8 +19,6 @@ def sample_latest(
     At most one reading per device per interval, never older than the interval. Readings still
     pending when the source completes are emitted before completion.
 
-    ::
-
         -a1-a2-b1-a3-----------|   sample_latest(5 ticks)
         ------a3-b1------------|
     """

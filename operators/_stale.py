@@ -25,8 +25,6 @@ def stale(
     subscription; ``devices`` named up front become stale if never seen within the grace period.
     One scheduled check per subscription, at the earliest deadline.
 
-    ::
-
         -a--a--------------a--|   stale(after=5 ticks)
         ---------S(a)------R(a)|
     """

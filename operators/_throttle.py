@@ -18,8 +18,6 @@ def throttle(
 
     Uses only the scheduler's clock: no timers.
 
-    ::
-
         -a1-a2-b1-a3-------a4-|   throttle(5 ticks)
         -a1----b1----------a4-|
     """

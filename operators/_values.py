@@ -12,8 +12,6 @@ from ._keyed import per_subscription
 def values() -> Callable[[Observable[Reading]], Observable[Value]]:
     """The value of each reading; readings without a value (errors) are skipped.
 
-    ::
-
         --r1--err--r2--|
         --v1-------v2--|
     """

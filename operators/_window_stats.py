@@ -54,8 +54,6 @@ def window_stats(
     deviation (Welford). Error and non-numeric readings are skipped; open windows are emitted
     when the source completes.
 
-    ::
-
         -a1-a3-b5-a5-b7-|   window_stats(count=2)
         ----A(2)----B(6)-A(5)|
     """

@@ -44,7 +44,7 @@ class DPMBackend(Backend):
     """DPM/HTTP: ``read``/``read_many`` (pooled), ``stream`` (reconnecting), ``write`` (Kerberos).
 
     ``host``/``port`` default to ``PACSYS_DPM_HOST``/``PACSYS_DPM_PORT``, else acsys-proxy.fnal.gov:6802.
-    ``auth`` (a :class:`~pacsys_rx.KerberosAuth`) is needed for writes only; ``role`` is sent as the
+    ``auth`` (a `KerberosAuth`) is needed for writes only; ``role`` is sent as the
     list's ``#ROLE`` property with every write. ``service_principal`` overrides the principal derived
     from the service name the server announces (``auth.service`` does the same).
     ``heartbeat_timeout`` is the silence after which a connection counts as dead; ``backoff`` is the

@@ -42,8 +42,8 @@ class Simulator:
 
     Use as a context manager (or ``start()``/``stop()``). ``endpoints`` maps each running server to
     its endpoint text; ``disabled`` maps the others to the reason. ``servers`` selects servers: None
-    (all of :data:`~pacsys_rx.sim.server.SERVER_MODULES`), an iterable of names from it, or a mapping
-    name -> module path, :class:`SimServer` instance or ``factory(context)``.
+    (all of ``SERVER_MODULES``), an iterable of names from it, or a mapping
+    name -> module path, ``SimServer`` instance or ``factory(context)``.
     """
 
     def __init__(
