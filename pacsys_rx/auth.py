@@ -60,6 +60,8 @@ class JWTAuth:
     _token: str | None
 
     def __init__(self, token: str | None = None) -> None:
+        if token is not None and not isinstance(token, str):
+            raise TypeError(f"token must be a str or None, got {type(token).__name__}")
         text = (token or os.environ.get(JWT_TOKEN_ENV, "")).strip()
         object.__setattr__(self, "_token", text or None)
 

@@ -90,12 +90,19 @@ class BlockingIterator(Generic[T]):
         return item  # type: ignore[return-value]
 
 
+def _check_source(source: object) -> None:
+    if not isinstance(source, Observable):
+        raise TypeError(f"source must be an Observable, got {type(source).__name__}")
+
+
 def iterate(source: Observable[T], timeout: float | None = None, maxsize: int = DEFAULT_MAXSIZE,
             overflow: Overflow = "drop_oldest") -> BlockingIterator[T]:
     """``with iterate(backend.stream(...), timeout=5) as it: for reading in it: ...``"""
+    _check_source(source)
     check_overflow(maxsize, overflow)
-    if timeout is not None and not timeout > 0:
-        raise ValueError(f"timeout must be positive or None, got {timeout!r}")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
+                                or not timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
     return BlockingIterator(source, timeout, maxsize, overflow)
 
 
@@ -105,6 +112,7 @@ async def aiter(source: Observable[T], maxsize: int = DEFAULT_MAXSIZE,
 
     Items cross from the emitting thread to the event loop through a bounded queue.
     """
+    _check_source(source)
     check_overflow(maxsize, overflow)
     loop = asyncio.get_running_loop()
     queue: BoundedQueue[object] = BoundedQueue(maxsize, overflow)

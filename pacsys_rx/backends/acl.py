@@ -243,6 +243,8 @@ class ACLBackend(ACLScriptBackend):
                  timeout: float = DEFAULT_TIMEOUT, max_url_length: int = DEFAULT_MAX_URL_LENGTH,
                  workers: int = DEFAULT_WORKERS, session: requests.Session | None = None,
                  scheduler: rxabc.SchedulerBase | None = None) -> None:
+        if base_url is not None and not isinstance(base_url, str):
+            raise TypeError(f"base_url must be a str, got {type(base_url).__name__}")
         url = base_url or os.environ.get(URL_ENV) or DEFAULT_URL
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:

@@ -49,10 +49,12 @@ class ACLSSHBackend(ACLScriptBackend):
                  ssh: str = "ssh", timeout: float = DEFAULT_TIMEOUT, workers: int = DEFAULT_WORKERS,
                  max_script_length: int = DEFAULT_MAX_SCRIPT_LENGTH,
                  scheduler: rxabc.SchedulerBase | None = None) -> None:
+        if not isinstance(hosts, (str, Sequence)):
+            raise TypeError(f"hosts must be a host name or a sequence of them, got {type(hosts).__name__}")
         host_list = [hosts] if isinstance(hosts, str) else list(hosts)
         if not host_list or not all(isinstance(h, str) and h.strip() for h in host_list):
             raise ValueError(f"hosts must name at least one host, got {hosts!r}")
-        if port is not None and not 1 <= port <= 65535:
+        if port is not None and (type(port) is not int or not 1 <= port <= 65535):
             raise ValueError(f"port must be 1..65535, got {port!r}")
         super().__init__(timeout=timeout, workers=workers, scheduler=scheduler)
         self.hosts = host_list

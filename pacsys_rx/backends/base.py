@@ -44,11 +44,17 @@ class Capability(enum.Flag):
     """What a backend can do."""
 
     READ = enum.auto()
+    """One-shot reads."""
     BATCH = enum.auto()
+    """Many devices in one request."""
     STREAM = enum.auto()
+    """Periodic and event-driven streams."""
     WRITE = enum.auto()
+    """Settings."""
     AUTH_KERBEROS = enum.auto()
+    """Authenticates with Kerberos."""
     AUTH_JWT = enum.auto()
+    """Authenticates with a JWT."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +225,7 @@ class Backend(abc.ABC):
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.timeout = float(timeout)
+        """Seconds a one-shot operation may take before it fails with ``BackendUnavailable``."""
         self._lock = threading.RLock()
         self._shared: dict[str, _SharedStream] = {}
         self._router = _Router(self._shared, self._lock)
@@ -274,9 +281,8 @@ class Backend(abc.ABC):
         self._check_open()
         if Capability.WRITE not in self.capabilities:
             raise NotSupported(f"the {self.name} backend is read-only; write through dpm, grpc or dmq")
-        pairs = list(settings)
         requests = [WriteRequest(i, prepare_for_write(_check_drf(drf)), value)
-                    for i, (drf, value) in enumerate(pairs)]
+                    for i, (drf, value) in enumerate(_setting_pairs(settings))]
         if requests:
             self._check_write_auth()
         return self._one_shot(requests, self._start_writes, timeout, f"{self.name} write")
@@ -290,6 +296,8 @@ class Backend(abc.ABC):
         if Capability.STREAM not in self.capabilities:
             raise NotSupported(f"the {self.name} backend cannot stream; stream from dpm, grpc or dmq")
         canonical = list(dict.fromkeys(parse_request(t).to_canonical() for t in _drf_list(drfs)))
+        if not canonical:
+            raise ValueError("drfs must name at least one DRF to stream")
         self._check_read_auth()
 
         def subscribe(observer: rxabc.ObserverBase[Reading],
@@ -423,4 +431,17 @@ def _drf_list(drfs: str | Iterable[str]) -> list[str]:
     """The DRFs of a call as a list (type-checked; each is validated by the parse that follows)."""
     if isinstance(drfs, str):
         return [drfs]
+    if isinstance(drfs, (bytes, bytearray)) or not isinstance(drfs, Iterable):
+        raise TypeError(f"drfs must be a str or an iterable of str, got {type(drfs).__name__}")
     return [_check_drf(d) for d in drfs]
+
+
+def _setting_pairs(settings: Iterable[tuple[str, Value]]) -> list[tuple[str, Value]]:
+    """The settings of a ``write_many`` call as ``(drf, value)`` pairs (type-checked)."""
+    if isinstance(settings, (str, bytes)) or not isinstance(settings, Iterable):
+        raise TypeError(f"settings must be an iterable of (drf, value) pairs, got {type(settings).__name__}")
+    pairs = list(settings)
+    for pair in pairs:
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise TypeError(f"each setting must be a (drf, value) pair, got {pair!r}")
+    return pairs

@@ -97,6 +97,8 @@ def _round_half_up(numerator: int, denominator: int) -> int:
 
 def parse_time_freq(token: str) -> int:
     """Milliseconds of a time-frequency value: ``500``, ``1000M``, ``2S``, ``500U``, ``60H``, ``1K``."""
+    if not isinstance(token, str):
+        raise TypeError(f"token must be a str, not {type(token).__name__}")
     match = _TIME.fullmatch(token)
     value = None if match is None else parse_bounded(match[1])
     if match is None or value is None:
