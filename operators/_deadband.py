@@ -6,6 +6,7 @@ from reactivex import Observable, abc
 
 from pacsys_rx.model import Reading, Value
 
+from ._checks import real
 from ._keyed import is_number, per_subscription
 
 
@@ -23,8 +24,8 @@ def deadband(
     """
     if abs is None and rel is None:
         raise ValueError("deadband needs abs or rel")
-    abs_band = -1.0 if abs is None else abs
-    rel_band = -1.0 if rel is None else rel
+    abs_band = -1.0 if abs is None else real(abs, "abs", minimum=0)
+    rel_band = -1.0 if rel is None else real(rel, "rel", minimum=0)
 
     def make_on_next(
         emit: Callable[[Reading], None], _: abc.SchedulerBase | None

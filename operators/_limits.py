@@ -7,6 +7,7 @@ from reactivex import Observable
 from pacsys_rx.model import Reading
 
 from ._alarm_tries import tries_alarm
+from ._checks import real
 from ._events import AlarmEvent
 
 
@@ -22,6 +23,7 @@ def limits(
         -5--12--11--9.5--9--|   limits(0, 10, hysteresis=1)
         -OK-AL-----------OK-|
     """
+    low, high, hysteresis = real(low, "low"), real(high, "high"), real(hysteresis, "hysteresis")
     if low > high:
         raise ValueError("low must not exceed high")
     if hysteresis < 0 or low + hysteresis > high - hysteresis:

@@ -11,6 +11,8 @@ from reactivex import Observable, abc, typing
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 from reactivex.scheduler import TimeoutScheduler
 
+from ._checks import real
+
 _T = TypeVar("_T")
 
 
@@ -21,13 +23,15 @@ def resolve_scheduler(
     return scheduler or subscribe_scheduler or TimeoutScheduler.singleton()
 
 
-def to_timedelta(duration: typing.RelativeTime) -> timedelta:
-    """A duration given as seconds or as a timedelta."""
-    return duration if isinstance(duration, timedelta) else timedelta(seconds=duration)
+def to_timedelta(duration: typing.RelativeTime, name: str = "duration") -> timedelta:
+    """A duration given as seconds or as a timedelta (TypeError naming ``name`` otherwise)."""
+    if isinstance(duration, timedelta):
+        return duration
+    return timedelta(seconds=real(duration, name))
 
 
 def positive(duration: typing.RelativeTime, name: str) -> timedelta:
-    value = to_timedelta(duration)
+    value = to_timedelta(duration, name)
     if value <= timedelta(0):
         raise ValueError(f"{name} must be positive")
     return value

@@ -21,7 +21,12 @@ class AcnetStatus:
     error: int
 
     def __new__(cls, facility: int, error: int) -> AcnetStatus:
-        return _make(facility & 0xFF, _signed8(error))
+        """``error`` is the signed error number; an unsigned byte (128..255) is read as negative."""
+        if (type(facility) is not int or type(error) is not int
+                or not 0 <= facility <= 255 or not -128 <= error <= 255):
+            raise ValueError(f"ACNET status needs facility 0..255 and error -128..255, "
+                             f"got ({facility!r}, {error!r})")
+        return _make(facility, _signed8(error))
 
     @classmethod
     def _create(cls, facility: int, error: int) -> AcnetStatus:
@@ -39,9 +44,16 @@ class AcnetStatus:
     @staticmethod
     def from_code(packed: int) -> AcnetStatus:
         """Build from the combined 16-bit value (signed or unsigned)."""
+        if not isinstance(packed, int) or isinstance(packed, bool):
+            raise TypeError(f"packed must be an int, got {type(packed).__name__}")
         if not -0x8000 <= packed <= 0xFFFF:
             raise ValueError(f"ACNET status {packed} does not fit in 16 bits")
         return AcnetStatus(packed & 0xFF, (packed >> 8) & 0xFF)
+
+    @staticmethod
+    def from_wire(facility: int, error: int) -> AcnetStatus:
+        """Numbers received from a peer: the low byte of each, as ACNET packs them (never raises)."""
+        return _make(facility & 0xFF, _signed8(error))
 
     @staticmethod
     def named(name: str) -> AcnetStatus:
