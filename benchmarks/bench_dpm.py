@@ -1,120 +1,106 @@
-"""DPM/HTTP client benchmark against the simulator running in a separate process.
+"""DPM/HTTP client benchmark, pacsys_rx and the reference `pacsys` side by side, against one simulator.
 
 * throughput: a stream of the 1000-device bank at ``@p,5`` (200,000 readings/s offered) delivered
   through reactivex ``map`` + ``filter``, counted over ``--seconds`` after ``--warmup``;
 * latency: server timestamp -> ``on_next`` at 10,000 readings/s (100 devices at ``@p,10``), p50/p99.
 
-Each client library has one function per measurement, registered in ``CLIENTS``.
+The simulator (``python -m pacsys_rx sim --servers dpm``) runs in its own process; the clients run one
+after the other, each once the simulator is idle again. pacsys runs in ``.venv-bench`` through
+``reference/pacsys_stream.py``, in each of its dispatch modes; its best run is the reference.
 
-Run: .venv/bin/python benchmarks/bench_dpm.py [--seconds 10] [--warmup 3]
+Run: .venv/bin/python benchmarks/bench_dpm.py [--seconds 10] [--warmup 3] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
 
+from _common import (
+    Counter,
+    LatencyRecorder,
+    Run,
+    Simulator,
+    add_window_options,
+    compare,
+    measure,
+    publish,
+    reference_runs,
+    run_reference,
+    simulator,
+)
 from reactivex import operators as rxops
 
 import pacsys_rx as prx
 from pacsys_rx.model import Reading, Value
 
+SECTION = "DPM/HTTP"
 BANK = [f"Z:BANK{i:03d}" for i in range(1000)]
+THROUGHPUT = "1000 devices @p,5 (200,000/s offered), map + filter"
+LATENCY = "100 devices @p,10 (10,000/s)"
 
 
-@contextmanager
-def simulator() -> Iterator[tuple[str, int]]:
-    """``python -m pacsys_rx sim --seed 1`` in its own process; yields the DPM host and port."""
-    process = subprocess.Popen([sys.executable, "-m", "pacsys_rx", "sim", "--seed", "1"],
-                               stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        endpoint = None
-        for line in process.stdout:
-            if line.startswith("dpm "):
-                endpoint = line.split()[1]
-            if line.strip() == "ready":
-                break
-        if endpoint is None:
-            raise RuntimeError("the simulator printed no dpm endpoint")
-        host, port = endpoint.rsplit(":", 1)
-        yield host, int(port)
-    finally:
-        process.terminate()
-        process.wait(10)
+def value_of(reading: Reading) -> Value | None:
+    return reading.value
 
 
-def pacsys_rx_throughput(host: str, port: int, seconds: float, warmup: float) -> float:
+def has_value(value: Value | None) -> bool:
+    return value is not None
+
+
+def pacsys_rx_throughput(sim: Simulator, seconds: float, warmup: float) -> Run:
     """Readings per second delivered to a subscriber of the whole bank at ``@p,5``."""
-    count = 0
-
-    def value_of(reading: Reading) -> Value | None:
-        return reading.value
-
-    def has_value(value: Value | None) -> bool:
-        return value is not None
-
-    def on_value(_: Value | None) -> None:
-        nonlocal count
-        count += 1
-
-    with prx.dpm(host, port) as dpm:
+    counter = Counter()
+    with prx.dpm(*sim.address("dpm")) as dpm:
         subscription = dpm.stream([f"{name}@p,5" for name in BANK]).pipe(
             rxops.map(value_of), rxops.filter(has_value),
-        ).subscribe(on_value)
-        time.sleep(warmup)
-        start_count, start = count, time.perf_counter()
-        time.sleep(seconds)
-        rate = (count - start_count) / (time.perf_counter() - start)
-        subscription.dispose()
-    return rate
+        ).subscribe(counter.add)
+        try:
+            return measure(SECTION, THROUGHPUT, counter, sim, seconds, warmup)
+        finally:
+            subscription.dispose()
 
 
-def pacsys_rx_latency(host: str, port: int, seconds: float, warmup: float) -> list[float]:
+def pacsys_rx_latency(sim: Simulator, seconds: float, warmup: float) -> Run:
     """Milliseconds from the server timestamp to ``on_next``, 100 devices at ``@p,10``."""
-    latencies: list[float] = []
-    measuring = threading.Event()
-
-    def on_reading(reading: Reading) -> None:
-        if measuring.is_set():
-            latencies.append((datetime.now(timezone.utc) - reading.timestamp).total_seconds() * 1000.0)
-
-    with prx.dpm(host, port) as dpm:
-        subscription = dpm.stream([f"{name}@p,10" for name in BANK[:100]]).subscribe(on_reading)
-        time.sleep(warmup)
-        measuring.set()
-        time.sleep(seconds)
-        subscription.dispose()
-    return latencies
-
-
-CLIENTS: dict[str, tuple[Callable[[str, int, float, float], float],
-                         Callable[[str, int, float, float], list[float]]]] = {
-    "pacsys_rx": (pacsys_rx_throughput, pacsys_rx_latency),
-}
+    recorder = LatencyRecorder()
+    with prx.dpm(*sim.address("dpm")) as dpm:
+        subscription = dpm.stream([f"{name}@p,10" for name in BANK[:100]]).subscribe(recorder.add)
+        try:
+            return measure(SECTION, LATENCY, recorder, sim, seconds, warmup)
+        finally:
+            subscription.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=3.0)
+    add_window_options(parser)
     args = parser.parse_args()
-    with simulator() as (host, port):
-        for name, (throughput, latency) in CLIENTS.items():
-            rate = throughput(host, port, args.seconds, args.warmup)
-            print(f"{name:10s} throughput: {rate:12,.0f} readings/s (offered 200,000)", flush=True)
-            samples = sorted(latency(host, port, args.seconds, args.warmup))
-            p50 = statistics.median(samples)
-            p99 = samples[int(0.99 * (len(samples) - 1))]
-            print(f"{name:10s} latency:    p50 {p50:6.2f} ms, p99 {p99:6.2f} ms "
-                  f"over {len(samples):,} readings", flush=True)
+    window = {"seconds": args.seconds, "warmup": args.warmup}
+    with simulator("--servers", "dpm") as sim:
+        address = sim.address("dpm")
+        sim.wait_idle()
+        ours = pacsys_rx_throughput(sim, **window)
+        print(ours.line(), flush=True)
+        theirs = reference_runs(lambda dispatch: run_reference(
+            SECTION, THROUGHPUT, "dpm", address, sim, devices=1000, event="p,5", dispatch=dispatch,
+            **window), sim)
+        sim.wait_idle()
+        ours_latency = pacsys_rx_latency(sim, **window)
+        print(ours_latency.line(), flush=True)
+        theirs_latency = reference_runs(lambda dispatch: run_reference(
+            SECTION, LATENCY, "dpm", address, sim, devices=100, event="p,10", dispatch=dispatch,
+            latency=True, **window), sim)
+    figures = [
+        compare(SECTION, f"stream {THROUGHPUT}", "readings/s", ours, theirs, lambda run: run.rate,
+                target_min=150_000, target_ratio=6.0),
+        compare(SECTION, "client CPU per reading, same stream", "µs", ours, theirs,
+                lambda run: run.cpu_us_per_reading, higher_is_better=False),
+        compare(SECTION, f"latency p50, {LATENCY}", "ms", ours_latency, theirs_latency,
+                lambda run: run.latency_p50_ms, higher_is_better=False),
+        compare(SECTION, f"latency p99, {LATENCY}", "ms", ours_latency, theirs_latency,
+                lambda run: run.latency_p99_ms, higher_is_better=False),
+    ]
+    publish("bench_dpm", figures, [ours, *theirs, ours_latency, *theirs_latency], args.json)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Cost per item of each pacsys_rx operator on a synthetic stream (default 1,000,000 items).
 
-Run: ``.venv/bin/python benchmarks/bench_operators.py [--items N] [--only NAME ...]``
+Run: ``.venv/bin/python benchmarks/bench_operators.py [--items N] [--only NAME ...] [--json FILE]``
 
 Readings, alarm blocks and alarm events are built once and reused. Each source is
 ``reactivex.from_iterable`` on the current-thread scheduler; the time of the bare source
@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import reactivex
+from _common import Figure, add_json_option, publish
 from pacsys_rx.operators import AlarmEvent, AlarmState, Severity
 from reactivex import Observable, abc
 from reactivex.scheduler import CurrentThreadScheduler, ImmediateScheduler
@@ -168,6 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--only", nargs="*", help="operator names to run")
+    add_json_option(parser)
     args = parser.parse_args()
 
     readings = build_readings(args.items)
@@ -176,6 +178,7 @@ def main() -> None:
     baseline = {"readings": drain(source_of(readings)), "alarms": drain(source_of(alarms))}
     print(f"{args.items:,} items; bare source {baseline['readings'] / args.items * 1e6:.2f} µs/item")
     print(f"{'operator':<24}{'total µs/item':>15}{'stage µs/item':>15}{'target':>9}")
+    figures = []
     for name, kind, build in cases(readings, blocks, alarms):
         if args.only and name.split("(")[0] not in args.only and name not in args.only:
             continue
@@ -185,6 +188,9 @@ def main() -> None:
         target = STATELESS_TARGET_US if kind == "stateless" else STATEFUL_TARGET_US
         verdict = "ok" if stage < target else "SLOW"
         print(f"{name:<24}{elapsed / args.items * 1e6:>15.2f}{stage:>15.2f}{target:>7.1f} {verdict}")
+        figures.append(Figure(f"operators ({kind})", name, "µs/item", stage, higher_is_better=False,
+                              target_max=target))
+    publish("bench_operators", figures, json_path=args.json, echo=False)
 
 
 if __name__ == "__main__":

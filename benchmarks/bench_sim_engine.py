@@ -1,13 +1,16 @@
 """Engine throughput: the 1000-device bank at 200 Hz per device (``@p,5``), stepped time, no network.
 
-Run: ``.venv/bin/python benchmarks/bench_sim_engine.py [--seconds N] [--per-device]``. Reports simulated
-readings delivered to a counting sink per wall-clock second; the target is >= 200,000 readings/s.
+Run: ``.venv/bin/python benchmarks/bench_sim_engine.py [--seconds N] [--per-device] [--json FILE]``.
+Reports simulated readings delivered to a counting sink per wall-clock second; the target is
+>= 200,000 readings/s.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+
+from _common import Figure, add_json_option, publish
 
 from pacsys_rx.drf import parse_request
 from pacsys_rx.sim import EventEngine, load_catalogue
@@ -50,6 +53,7 @@ def main() -> None:
     parser.add_argument(
         "--per-device", action="store_true", help="one subscription per device instead of one"
     )
+    add_json_option(parser)
     args = parser.parse_args()
     delivered, elapsed = run(args.seconds, args.per_device)
     rate = delivered / elapsed
@@ -59,6 +63,9 @@ def main() -> None:
         f"({rate / TARGET_PER_SECOND:.1f}x the {TARGET_PER_SECOND:,} target); "
         f"simulated time runs {args.seconds / elapsed:.1f}x real time"
     )
+    figure = Figure("simulator engine", f"bank @p,5, stepped time, {layout}", "readings/s", rate,
+                    target_min=TARGET_PER_SECOND)
+    publish("bench_sim_engine", [figure], json_path=args.json, echo=False)
 
 
 if __name__ == "__main__":
