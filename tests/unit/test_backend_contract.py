@@ -289,7 +289,7 @@ def test_missing_credentials_raise_before_anything_is_opened() -> None:
 
 
 def test_acnet_status_checks_its_numbers_but_wire_values_never_raise() -> None:
-    with pytest.raises(ValueError, match="facility 0..255"):
+    with pytest.raises(ValueError, match=r"facility 0\.\.255"):
         AcnetStatus(1, 1000)
     assert AcnetStatus(17, 239) is AcnetStatus(17, -17) is AcnetStatus.from_code(-4335)
     assert AcnetStatus.from_wire(17 + 256, 239).name == "DPM_PRIV"
