@@ -7,7 +7,20 @@ import json
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
+from rich.console import Console
+
 from pacsys_rx.model import Reading, WriteResult
+
+LOG_WIDTH = 160
+"""Columns of output that is not a terminal (logs, pipes): wide enough that tables do not wrap."""
+
+
+def make_console() -> Console:
+    """A rich Console for a command; output that is not a terminal is not wrapped at 80 columns."""
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, LOG_WIDTH)
+    return console
 
 
 def format_value(value: Any) -> str:
@@ -25,15 +38,22 @@ def format_value(value: Any) -> str:
 
 
 def describe_status(reading: Reading | WriteResult) -> str:
-    status = reading.status
-    return reading.message or status.describe()
+    """The reading's message, else its status described (``DPM_PRIV: ...``)."""
+    return reading.message or reading.status.describe()
+
+
+def is_numeric(value: Any) -> bool:
+    """A number or a tuple of numbers: the values that units apply to."""
+    if isinstance(value, tuple):
+        return bool(value) and all(is_numeric(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def reading_line(reading: Reading) -> str:
     """``M:OUTTMP  72.5 DegF`` or ``Z:NOSUCH  error: DPM_NO_SUCH_DEVICE: ...``."""
     if reading.value is None:
         return f"{reading.drf}  error: {describe_status(reading)}"
-    units = f" {reading.units}" if reading.units else ""
+    units = f" {reading.units}" if reading.units and is_numeric(reading.value) else ""
     warning = f"  (warning: {describe_status(reading)})" if reading.status.is_warning else ""
     return f"{reading.drf}  {format_value(reading.value)}{units}{warning}"
 
@@ -66,6 +86,7 @@ def reading_json(reading: Reading) -> str:
 
 
 def write_line(result: WriteResult) -> str:
+    """``Z:ACLTST.SETTING@N  ok`` or ``... refused: DPM_PRIV: ...``."""
     if result.ok:
         return f"{result.drf}  ok"
     return f"{result.drf}  refused: {describe_status(result)}"

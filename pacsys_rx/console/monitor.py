@@ -11,8 +11,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from pacsys_rx.console.formatting import format_value, reading_json
-from pacsys_rx.console.targets import add_target_arguments, open_backend
+from pacsys_rx.console.formatting import describe_status, format_value, make_console, reading_json
+from pacsys_rx.console.targets import add_target_arguments, open_backend, positive_seconds
+from pacsys_rx.drf import parse_request
+from pacsys_rx.errors import PacsysError
 from pacsys_rx.flow import BoundedQueue
 from pacsys_rx.model import Reading
 
@@ -26,10 +28,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = commands.add_parser(
         "monitor", help="show streaming devices live (value, age, rate, sparkline)",
         description="Stream each DRF (give an event, e.g. M:OUTTMP@p,1000) and show a live table; "
-                    "ends after --duration seconds or Ctrl-C with a summary.")
+                    "ends after --duration seconds or Ctrl-C with a summary. Exits with status 1 "
+                    "when a device delivered no data.")
     parser.add_argument("drfs", nargs="+", metavar="DRF", help="device requests with events")
     parser.add_argument("--deadband", type=float, help="only show changes larger than this")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--duration", type=positive_seconds, metavar="SECONDS",
+                        help="stop after this many seconds")
     parser.add_argument("--json", action="store_true", help="print one JSON line per reading instead")
     add_target_arguments(parser)
     parser.set_defaults(handler=run)
@@ -66,6 +70,10 @@ class DeviceRow:
         span = now - self.first_at
         return (self.count - 1) / span if self.count > 1 and span > 0 else 0.0
 
+    @property
+    def has_data(self) -> bool:
+        return self.count > self.errors
+
 
 def sparkline(values: deque[float]) -> str:
     if not values:
@@ -96,13 +104,13 @@ def run(args: argparse.Namespace) -> int:
     """Exit status 0 after the duration or Ctrl-C; the summary goes to stdout."""
     import pacsys_rx.operators as ops
 
-    console = Console()
+    console = make_console()
     queue: BoundedQueue[Reading] = BoundedQueue(BUFFER, "drop_oldest")
+    rows = {parse_request(drf).to_canonical(): DeviceRow() for drf in args.drfs}
     with open_backend(args) as backend:
         source = backend.stream(args.drfs)
         if args.deadband is not None:
             source = source.pipe(ops.deadband(abs=args.deadband))
-        rows: dict[str, DeviceRow] = {}
         failure: list[Exception] = []
         subscription = source.subscribe(on_next=queue.put, on_error=failure.append)
         deadline = None if args.duration is None else time.monotonic() + args.duration
@@ -126,7 +134,14 @@ def run(args: argparse.Namespace) -> int:
         raise failure[0]
     if not args.json:
         _print_summary(console, rows, queue.dropped)
+    without_data = [f"{drf} ({_why_silent(row)})" for drf, row in rows.items() if not row.has_data]
+    if without_data:
+        raise PacsysError(f"no data from {', '.join(without_data)}")
     return 0
+
+
+def _why_silent(row: DeviceRow) -> str:
+    return "no reading arrived" if row.last is None else describe_status(row.last)
 
 
 def _print_summary(console: Console, rows: dict[str, DeviceRow], dropped: int) -> None:

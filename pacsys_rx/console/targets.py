@@ -9,15 +9,41 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pacsys_rx import factories
 from pacsys_rx.auth import JWTAuth, KerberosAuth
 from pacsys_rx.backends.base import Backend
-from pacsys_rx.errors import BackendUnavailable
+from pacsys_rx.errors import BackendUnavailable, PacsysError
 
 BACKENDS = ("dpm", "grpc", "dmq", "acl")
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+class TargetError(PacsysError):
+    """The connection flags (or environment variables) do not describe a usable backend."""
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a positive number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return seconds
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port 1..65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 1..65535: {port}")
+    return port
 
 
 def add_target_arguments(parser: argparse.ArgumentParser, *, writing: bool = False) -> None:
@@ -26,15 +52,17 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, writing: bool = Fal
     group.add_argument("--backend", choices=BACKENDS, default="dpm", help="backend to use (default dpm)")
     group.add_argument("--host", help="server host (default: the backend's environment variable, "
                                       "then Fermilab's host)")
-    group.add_argument("--port", type=int, help="server port")
+    group.add_argument("--port", type=port_number, help="server port")
     group.add_argument("--url", help="ACL CGI URL (acl backend)")
     group.add_argument("--vhost", help="RabbitMQ virtual host (dmq backend)")
-    group.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for answers (default 5)")
+    group.add_argument("--timeout", type=positive_seconds, default=5.0,
+                       help="seconds to wait for answers (default 5)")
     group.add_argument("--sim", action="store_true", help="start the embedded simulator and use it")
     group.add_argument("--seed", type=int, default=0, help="simulator seed with --sim (default 0)")
     if writing:
-        group.add_argument("--auth", choices=("kerberos", "jwt"), help="credentials for the write")
-        group.add_argument("--role", help="DPM/HTTP role for the setting")
+        group.add_argument("--auth", choices=("kerberos", "jwt"),
+                           help="credentials for the write: kerberos (dpm, dmq; run kinit) or jwt (grpc)")
+        group.add_argument("--role", help="DPM/HTTP role for the setting, e.g. testing")
         group.add_argument("--token", help="JWT for --auth jwt (default: $PACSYS_JWT_TOKEN)")
 
 
@@ -42,6 +70,10 @@ def _auth_for(args: argparse.Namespace) -> KerberosAuth | JWTAuth | None:
     kind = getattr(args, "auth", None)
     if kind is None and args.backend == "dmq":
         kind = "kerberos"
+    if kind == "jwt" and args.backend != "grpc":
+        raise TargetError(f"--auth jwt is for --backend grpc; {args.backend} uses --auth kerberos")
+    if kind == "kerberos" and args.backend not in ("dpm", "dmq"):
+        raise TargetError(f"--auth kerberos is for --backend dpm or dmq, not {args.backend}")
     if kind == "kerberos":
         return KerberosAuth()
     if kind == "jwt":
@@ -49,29 +81,37 @@ def _auth_for(args: argparse.Namespace) -> KerberosAuth | JWTAuth | None:
     return None
 
 
+def endpoint_options(backend: str, endpoint: str) -> dict[str, Any]:
+    """Factory arguments pointing ``backend`` at an endpoint as the simulator prints it."""
+    if backend == "acl":
+        return {"base_url": endpoint}
+    parts = urlsplit(endpoint if "://" in endpoint else f"tcp://{endpoint}")
+    options: dict[str, Any] = {"host": parts.hostname, "port": parts.port}
+    if backend == "dmq" and parts.path not in ("", "/"):
+        options["vhost"] = unquote(parts.path[1:])
+    return options
+
+
 def _options(args: argparse.Namespace, endpoint: str | None) -> dict[str, Any]:
     options: dict[str, Any] = {"timeout": args.timeout}
-    if args.backend == "acl":
-        url = endpoint or args.url
-        if url:
-            options["base_url"] = url
-        return options
-    host, port = args.host, args.port
     if endpoint is not None:
-        parts = urlsplit(endpoint if "://" in endpoint else f"tcp://{endpoint}")
-        host, port = parts.hostname, parts.port
-        if args.backend == "dmq" and parts.path not in ("", "/"):
-            options["vhost"] = parts.path[1:]
-    if host is not None:
-        options["host"] = host
-    if port is not None:
-        options["port"] = port
+        options.update(endpoint_options(args.backend, endpoint))
+    elif args.backend == "acl":
+        if args.url:
+            options["base_url"] = args.url
+    else:
+        options.update({name: value for name, value in (("host", args.host), ("port", args.port))
+                        if value is not None})
+    if args.backend == "acl":
+        return options
     if args.backend == "dmq" and args.vhost is not None:
         options["vhost"] = args.vhost
     auth = _auth_for(args)
     if auth is not None:
         options["auth"] = auth
     if getattr(args, "role", None):
+        if args.backend != "dpm":
+            raise TargetError(f"--role is for --backend dpm, not {args.backend}")
         options["role"] = args.role
     return options
 
@@ -90,5 +130,9 @@ def open_backend(args: argparse.Namespace) -> Iterator[Backend]:
                 reason = sim.disabled.get(args.backend, "not available")
                 raise BackendUnavailable(f"the simulator's {args.backend} server is disabled: {reason}")
             endpoint = sim.endpoints[args.backend]
-        backend = stack.enter_context(getattr(factories, args.backend)(**_options(args, endpoint)))
-        yield backend
+        options = _options(args, endpoint)
+        try:
+            backend = getattr(factories, args.backend)(**options)
+        except (ValueError, TypeError) as error:
+            raise TargetError(str(error)) from None
+        yield stack.enter_context(backend)

@@ -1,0 +1,114 @@
+"""``pacsys-rx demo`` as a subprocess: the story its event log tells, the summary, Ctrl-C, and DMQ.
+
+The 8-second run starts with the module and is checked by the last tests; the others run meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+DEMO = [sys.executable, "-m", "pacsys_rx", "demo"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def eight_seconds() -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen([*DEMO, "--duration", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def demo_output(eight_seconds: subprocess.Popen[str]) -> str:
+    out, err = eight_seconds.communicate(timeout=60)
+    assert eight_seconds.returncode == 0, out + err
+    assert "Traceback" not in out + err
+    return out
+
+
+def events(output: str) -> list[str]:
+    """The event-log lines (``  1.2s  text``) without their times."""
+    return [match[1] for match in re.finditer(r"^ *\d+\.\ds  (.*)$", output, re.MULTILINE)]
+
+
+def test_ctrl_c_ends_with_the_summary_and_status_0() -> None:
+    process = subprocess.Popen([*DEMO, "--duration", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        time.sleep(2.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, out + err
+    assert "interrupted" in out and "summary after" in out and "totals: readings" in out
+    assert "Traceback" not in out + err
+
+
+def test_bad_duration_is_one_line_on_stderr() -> None:
+    result = subprocess.run([*DEMO, "--duration", "-3"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "pacsys-rx demo: error: argument --duration: must be positive, got '-3'"]
+
+
+@pytest.mark.kerberos
+@pytest.mark.rabbitmq
+def test_with_a_ticket_and_the_broker_dmq_joins_the_failover(kerberos_env: Any) -> None:
+    env = {**os.environ, **kerberos_env.env}
+    result = subprocess.run([*DEMO, "--duration", "4", "--keytab", str(kerberos_env.service_keytab)],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("DMQ joins the failover as alice@FNAL.GOV\n")
+    assert "summary after" in result.stdout
+
+
+def test_the_event_log_tells_the_story_in_order(demo_output: str) -> None:
+    log = events(demo_output)
+    story = [
+        "N:H801, Z:ACLTST served by dpm",
+        "write acknowledged via grpc: Z:ACLTST.SETTING@N  ok",
+        "alarm Z:ACLTST: ALARM (above high limit 50",
+        "alarm Z:ACLTST: LATCHED (was above high limit 50",
+        "fault injected: the DPM server stops answering",
+        "operator acknowledges every alarm",
+        "alarm Z:ACLTST: OK (acknowledged",
+        "fault repaired: the DPM server answers again",
+    ]
+    positions = [next((i for i, line in enumerate(log) if line.startswith(text)), None) for text in story]
+    assert None not in positions, (story, log)
+    assert positions == sorted(positions), log
+    assert "failover: N:H801, Z:ACLTST now served by grpc" in log
+    assert "failover: N:H801, Z:ACLTST now served by dpm" in log
+    assert "stale Z:ACLTS6: nothing for 2 s" in log
+    assert any(line.startswith("recovered Z:ACLTS6 after") for line in log)
+
+
+def test_the_summary_counts_readings_backends_and_alarms(demo_output: str) -> None:
+    assert "summary after 8." in demo_output
+    cells = [[cell.strip() for cell in line.strip("│").split("│")] for line in demo_output.splitlines()
+             if line.startswith("│")]
+    rows = {row[0]: row for row in cells}
+    assert set(rows) == {"M:OUTTMP", "N:H801", "Z:ACLTST", "Z:ACLTS6"}
+    assert all(int(row[1]) > 5 for row in rows.values())
+    assert re.fullmatch(r"dpm:\d+ grpc:\d+", rows["Z:ACLTST"][5]), rows["Z:ACLTST"]
+    totals = next(line for line in demo_output.splitlines() if line.startswith("totals: "))
+    assert "failovers 2" in totals and "writes ok 2" in totals and "stale 1" in totals
+
+
+def test_without_a_keytab_dmq_is_left_out_in_one_line(demo_output: str) -> None:
+    first = demo_output.splitlines()[0]
+    assert first.startswith("DMQ left out: the simulator's DMQ server is disabled: ")
