@@ -25,7 +25,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pacsys-rx", description="Reactive access to Fermilab's ACNET control system.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    sim = commands.add_parser("sim", help="run the embedded ACNET simulator until interrupted")
+    sim = commands.add_parser(
+        "sim", help="run the embedded ACNET simulator until interrupted",
+        description="Serve DPM/HTTP, DPM/gRPC, ACL and (with --amqp-url) DMQ from one simulated device "
+                    "model on loopback. Prints one line per endpoint, then 'ready'; stops on Ctrl-C.")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sim.add_argument("--dpm-port", type=_port, default=0, help="DPM/HTTP port (0: any free port)")
     sim.add_argument("--grpc-port", type=_port, default=0, help="DPM/gRPC port (0: any free port)")
