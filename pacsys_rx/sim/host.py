@@ -159,6 +159,7 @@ class Simulator:
         self.endpoints.clear()
         if self._driver is not None:
             self._driver.stop()
+        await _finish_leftover_tasks()
 
     def _remember_port(self, server: SimServer) -> None:
         if self._context is not None and server.bound_port is not None:
@@ -267,3 +268,12 @@ def _server_sources(servers: Iterable[str] | Mapping[str, ServerSource] | None) 
             raise SimulatorError(f"unknown server {name!r} (known: {', '.join(SERVER_MODULES)})")
         sources[name] = SERVER_MODULES[name]
     return sources
+
+
+async def _finish_leftover_tasks() -> None:
+    """Cancel the tasks servers left behind (connection handlers) and let them unwind on the loop."""
+    current = asyncio.current_task()
+    leftovers = [task for task in asyncio.all_tasks() if task is not current]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
