@@ -27,7 +27,6 @@ from pacsys_rx.model import (
 )
 from pacsys_rx.model.reading import utc_now
 from pacsys_rx.protocols import pc
-from pacsys_rx.protocols.pcitems import encode_count, encode_int
 
 BACKEND_NAME = "dpm"
 
@@ -37,40 +36,31 @@ ClientFrame = Union[ScalarTuple, pc.DpmReply]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _INT_SIZES = bytes(tag - 0x10 if 0x11 <= tag <= 0x18 else 0 for tag in range(256))
-_SCALAR_HEAD = (
-    pc.encode_message(pc.ListStatusReply(0, 0))[:11]  # magic, envelope count, protocol id
-    + encode_int(pc.DPM.type_code(pc.ScalarReply))
-    + encode_count(10)
-    + encode_int(pc.FIELD_IDS["ref_id"])
-)
-_TIMESTAMP_ID = encode_int(pc.FIELD_IDS["timestamp"])
-_CYCLE_ID = encode_int(pc.FIELD_IDS["cycle"])
-_STATUS_ID = encode_int(pc.FIELD_IDS["status"])
-_DOUBLE_DATA = encode_int(pc.FIELD_IDS["data"]) + b"\x28"
-_HEAD_LENGTH = len(_SCALAR_HEAD)
+_DOUBLE_DATA = pc.DATA_FIELD + b"\x28"
+_HEAD_LENGTH = len(pc.SCALAR_PREFIX)
 _DOUBLE = struct.Struct(">d")
 _from_bytes = int.from_bytes
 
 
 def decode_client_frame(body: bytes) -> ClientFrame:
     """One frame body from a DPM server: a Scalar tuple on the fast path, else the codec's reply."""
-    if body.startswith(_SCALAR_HEAD):
+    if body.startswith(pc.SCALAR_PREFIX):
         try:
             pos = _HEAD_LENGTH
             size = _INT_SIZES[body[pos]]
             end = pos + 1 + size
             ref_id = _from_bytes(body[pos + 1 : end], "big", signed=True)
-            if size and body.startswith(_TIMESTAMP_ID, end):
+            if size and body.startswith(pc.TIMESTAMP_FIELD, end):
                 pos = end + 3
                 size = _INT_SIZES[body[pos]]
                 end = pos + 1 + size
                 timestamp = _from_bytes(body[pos + 1 : end], "big", signed=True)
-                if size and body.startswith(_CYCLE_ID, end):
+                if size and body.startswith(pc.CYCLE_FIELD, end):
                     pos = end + 3
                     size = _INT_SIZES[body[pos]]
                     end = pos + 1 + size
                     cycle = _from_bytes(body[pos + 1 : end], "big", signed=True)
-                    if size and body.startswith(_STATUS_ID, end):
+                    if size and body.startswith(pc.STATUS_FIELD, end):
                         pos = end + 3
                         size = _INT_SIZES[body[pos]]
                         end = pos + 1 + size

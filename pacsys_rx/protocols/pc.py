@@ -771,6 +771,18 @@ _REPLIES = {
 }
 
 DPM = PcProtocol("DPM", PROTOCOL_ID, _REQUESTS, _REPLIES)
+
+
+# The usual Scalar reply (ref_id, timestamp, cycle, status, data in that order), as byte pieces for
+# the specialised encoder of the simulator and the fast decoder of the client.
+SCALAR_PREFIX = (
+    DPM.header + encode_int(DPM.type_code(ScalarReply)) + encode_count(10) + encode_int(FIELD_IDS["ref_id"])
+)
+"""Envelope, type code, field count and the ``ref_id`` field id: what precedes the ref_id value."""
+TIMESTAMP_FIELD = encode_int(FIELD_IDS["timestamp"])
+CYCLE_FIELD = encode_int(FIELD_IDS["cycle"])
+STATUS_FIELD = encode_int(FIELD_IDS["status"])
+DATA_FIELD = encode_int(FIELD_IDS["data"])
 """The DPM protocol: envelope and both catalogues."""
 
 

@@ -21,7 +21,7 @@ from pacsys_rx.errors import AuthenticationError, DRFError, ProtocolError
 from pacsys_rx.kerberos import AcceptorContext
 from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, TimedArray, ValueType
 from pacsys_rx.protocols import pc
-from pacsys_rx.protocols.pcitems import encode_count, encode_double, encode_int
+from pacsys_rx.protocols.pcitems import encode_double, encode_int
 from pacsys_rx.sim.engine import Batch, Subscription
 from pacsys_rx.sim.model import Sample
 from pacsys_rx.sim.server import SimContext, SimServer
@@ -41,29 +41,20 @@ NO_SUCH_LIST_ENTRY = AcnetStatus.named("DPM_NO_SUCH_DEVICE").packed
 
 _LENGTH = struct.Struct(">I")
 _DOUBLE = struct.Struct(">d")
-_SCALAR_PREFIX = (
-    pc.encode_message(pc.ListStatusReply(0, 0))[:11]  # magic, envelope count, protocol id
-    + encode_int(pc.DPM.type_code(pc.ScalarReply))
-    + encode_count(10)
-    + encode_int(pc.FIELD_IDS["ref_id"])
-)
-_TIMESTAMP_ID = encode_int(pc.FIELD_IDS["timestamp"])
-_CYCLE_ID = encode_int(pc.FIELD_IDS["cycle"])
-_STATUS_ID = encode_int(pc.FIELD_IDS["status"])
-_DATA_ID = encode_int(pc.FIELD_IDS["data"])
+
 
 
 def scalar_frame(ref_bytes: bytes, middle: bytes, value: float) -> bytes:
     """A Scalar reply frame from its encoded ref_id and the encoded timestamp/cycle/status part."""
-    body_length = len(_SCALAR_PREFIX) + len(ref_bytes) + len(middle) + len(_DATA_ID) + 9
+    body_length = len(pc.SCALAR_PREFIX) + len(ref_bytes) + len(middle) + len(pc.DATA_FIELD) + 9
     return b"".join(
-        (_LENGTH.pack(body_length), _SCALAR_PREFIX, ref_bytes, middle, _DATA_ID, encode_double(value)))
+        (_LENGTH.pack(body_length), pc.SCALAR_PREFIX, ref_bytes, middle, pc.DATA_FIELD, encode_double(value)))
 
 
 def scalar_middle(timestamp: int, cycle: int, status: int) -> bytes:
     """The encoded timestamp, cycle and status fields of a Scalar reply."""
-    return b"".join((_TIMESTAMP_ID, encode_int(timestamp), _CYCLE_ID, encode_int(cycle), _STATUS_ID,
-                     encode_int(status)))
+    return b"".join((pc.TIMESTAMP_FIELD, encode_int(timestamp), pc.CYCLE_FIELD, encode_int(cycle),
+                     pc.STATUS_FIELD, encode_int(status)))
 
 
 def sample_reply(ref_id: int, sample: Sample) -> pc.DpmReply:
