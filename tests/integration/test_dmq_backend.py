@@ -7,9 +7,7 @@ failure with an explanation, not a skip.
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -18,6 +16,7 @@ from collections.abc import Iterator
 import pika
 import pytest
 import reactivex
+from broker import BROKER, rabbitmqctl
 from kdc import KerberosRealm
 from reactivex import operators as rxops
 
@@ -31,34 +30,11 @@ from pacsys_rx.sim.host import Simulator
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.kerberos]
 
-BROKER = ("127.0.0.1", 5672)
 HOST_ADDRESS = bytes((131, 225, 142, 68))
 
 
-def rabbitmqctl(*args: str) -> str:
-    result = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
-    if result.returncode != 0:
-        pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}", pytrace=False)
-    return result.stdout
 
 
-@pytest.fixture(scope="module")
-def vhost() -> Iterator[str]:
-    """A private virtual host on the local broker for this module."""
-    try:
-        socket.create_connection(BROKER, timeout=2).close()
-    except OSError as error:
-        pytest.fail(f"RabbitMQ broker not reachable at {BROKER[0]}:{BROKER[1]} ({error}); "
-                    "start it with `rabbitmq-server -detached`", pytrace=False)
-    if shutil.which("rabbitmqctl") is None:
-        pytest.fail("rabbitmqctl not found: the DMQ tests need it to create a private vhost", pytrace=False)
-    name = f"pacsys-test-{uuid.uuid4().hex[:12]}"
-    rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    try:
-        yield name
-    finally:
-        subprocess.run(["rabbitmqctl", "delete_vhost", name], capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,14 @@ detected and repaired within a second or two.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import jwt
 import pytest
+from broker import BROKER, rabbitmqctl
 from kdc import KerberosRealm
 from reactivex.scheduler import EventLoopScheduler
 
@@ -36,7 +33,6 @@ from pacsys_rx.sim import Simulator
 from pacsys_rx.sim.dmq_server import DmqServer
 from pacsys_rx.transport import Backoff
 
-BROKER = ("127.0.0.1", 5672)
 JWT_SECRET = "fault-tests-secret-of-at-least-32-bytes"
 FAST_BACKOFF = Backoff(initial=0.05, maximum=0.5, stable_after=1.0)
 HEARTBEAT_LIMIT = 1.0
@@ -80,11 +76,6 @@ def live_counters(sim: Simulator, server: str) -> dict[str, int]:
     return {name: counters[name] for name in LIVE_COUNTERS[server]}
 
 
-def rabbitmqctl(*args: str) -> str:
-    result = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
-    if result.returncode != 0:
-        pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}", pytrace=False)
-    return result.stdout
 
 
 def close_client_connection(name: str) -> None:
@@ -143,23 +134,6 @@ def kerberos_sim(kerberos_realm: KerberosRealm) -> Iterator[Simulator]:
         yield simulator
 
 
-@pytest.fixture(scope="module")
-def vhost() -> Iterator[str]:
-    """A private virtual host on the local broker for this module."""
-    try:
-        socket.create_connection(BROKER, timeout=2).close()
-    except OSError as error:
-        pytest.fail(f"RabbitMQ broker not reachable at {BROKER[0]}:{BROKER[1]} ({error}); "
-                    "start it with `rabbitmq-server -detached`", pytrace=False)
-    if shutil.which("rabbitmqctl") is None:
-        pytest.fail("rabbitmqctl not found: the DMQ fault tests need it", pytrace=False)
-    name = f"pacsys-faults-{uuid.uuid4().hex[:12]}"
-    rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    try:
-        yield name
-    finally:
-        subprocess.run(["rabbitmqctl", "delete_vhost", name], capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
