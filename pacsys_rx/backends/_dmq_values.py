@@ -26,13 +26,25 @@ _SHARED_WRITABLE = frozenset({"alarm_enable", "abort_inhibit", "tries_needed"})
 _READ_ONLY_KEYS = frozenset({"alarm_status", "abort", "tries_now"})
 
 
+_TIME_CACHE_SIZE = 4096
+_times: dict[int, datetime] = {}
+"""Datetimes of the sample times seen lately: the samples of one server tick share their time."""
+
+
 def timestamp_of(milliseconds: int) -> datetime:
     """A sample's ``time`` as a UTC datetime; 0 (none) or an unrepresentable time gives the receive time."""
+    moment = _times.get(milliseconds)
+    if moment is not None:
+        return moment
     if milliseconds:
         try:
-            return _EPOCH + timedelta(milliseconds=milliseconds)
+            moment = _EPOCH + timedelta(milliseconds=milliseconds)
         except OverflowError:
-            pass
+            return utc_now()
+        if len(_times) >= _TIME_CACHE_SIZE:
+            _times.clear()
+        _times[milliseconds] = moment
+        return moment
     return utc_now()
 
 
@@ -73,7 +85,7 @@ _VALUE_OF: dict[type, Callable[[Any], tuple[Value, ValueType]]] = {
 
 
 def status_of(sample: sdd.ErrorSample) -> AcnetStatus:
-    return AcnetStatus(sample.facility_code, sample.error_number)
+    return AcnetStatus.from_wire(sample.facility_code, sample.error_number)
 
 
 def reading_of(drf: str, device: str, reply: sdd.Reply) -> Reading | None:

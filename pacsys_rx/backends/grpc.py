@@ -1,8 +1,10 @@
 """The DPM/gRPC backend: Fermilab's ``services.daq.DAQ`` service (``Read`` and ``Set``) and DevDB metadata.
 
 Threading: every ``Read`` call (a one-shot read or one shared stream) is consumed by its own daemon
-thread, and that thread emits the call's readings. ``Set`` acknowledgements are delivered on gRPC's
-callback thread. See ``docs/backends/grpc.md`` for defaults, authentication and reconnect behaviour.
+thread, which also polls the call's completion queue (gRPC's single-threaded unary-stream mode: no
+hand-off through the channel's spin thread per message) and emits the call's readings. ``Set``
+acknowledgements are delivered on gRPC's callback thread. See ``docs/backends/grpc.md`` for defaults,
+authentication and reconnect behaviour.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import grpc.experimental
+from google.protobuf.message import DecodeError
 from reactivex import abc as rxabc
 from reactivex.disposable import Disposable, SerialDisposable
 
@@ -41,11 +45,11 @@ from pacsys_rx.protocols.grpc_values import (
     TIMEOUT_ERROR,
     Target,
     ValueConversionError,
+    decode_stream_reply,
     sample_reading,
     setting_value,
     status_from_proto,
     status_reading,
-    stream_readings,
     timed_array_reading,
 )
 from pacsys_rx.protocols.proto import DAQ_pb2, DAQ_pb2_grpc, DevDB_pb2, DevDB_pb2_grpc
@@ -65,6 +69,7 @@ CHANNEL_OPTIONS = (
 )
 DEFAULT_BACKOFF = Backoff(initial=1.0, maximum=30.0, stable_after=30.0)
 """Stream re-issues: 1 s doubling to 30 s, +-20 % jitter, reset after a call stayed up 30 s."""
+READ_METHOD = "/services.daq.DAQ/Read"
 NOT_FOUND = AcnetStatus(0, -1)
 NO_STATUS_MESSAGE = "No status received from server"
 
@@ -410,8 +415,8 @@ class _StreamCall(ServerSubscription):
         with self._lock:
             if self._stopped.is_set():
                 return None
-            self._call = self._backend._stub.Read(DAQ_pb2.ReadingList(drf=self._drfs),
-                                                   metadata=self._backend._metadata())
+            self._call = self._backend._read_encoded(DAQ_pb2.ReadingList(drf=self._drfs),
+                                                      metadata=self._backend._metadata())
             self._last_reply = time.monotonic()
             self._silent = False
             return self._call
@@ -447,13 +452,10 @@ class _StreamCall(ServerSubscription):
             backoff.connected()
             watch = self._watch(call)
             try:
-                for reply in call:
+                for data in call:
                     self._last_reply = time.monotonic()
                     outage.end()
-                    index = reply.index
-                    if index >= len(targets) or targets[index].drf not in self._live:
-                        continue
-                    for reading in stream_readings(reply, targets[index]):
+                    for reading in decode_stream_reply(data, targets, self._live):
                         emit(reading)
                 return
             except grpc.RpcError as error:
@@ -464,15 +466,18 @@ class _StreamCall(ServerSubscription):
                         _failure_text(backend.target, error))
                     self._sink.fail(self._live, failure)
                     return
-                if outage.begin():
-                    reason = (f"no reply from {backend.target} for {backend.heartbeat_timeout:g} s"
-                              if self._silent else _failure_text(backend.target, error))
-                    for target in targets:
-                        if target.drf in self._live:
-                            emit(gap_reading(target.drf, target.device, BACKEND, reason, units=target.units,
-                                             meta=target.meta))
+                reason = (f"no reply from {backend.target} for {backend.heartbeat_timeout:g} s"
+                          if self._silent else _failure_text(backend.target, error))
+            except DecodeError as error:
+                call.cancel()
+                reason = f"undecodable reply from {backend.target}: {error}"
             finally:
                 watch.dispose()
+            if outage.begin():
+                for target in targets:
+                    if target.drf in self._live:
+                        emit(gap_reading(target.drf, target.device, BACKEND, reason, units=target.units,
+                                         meta=target.meta))
             if self._stopped.wait(backoff.next_delay()):
                 return
 
@@ -518,8 +523,12 @@ class GRPCBackend(Backend):
             *CHANNEL_OPTIONS,
             ("grpc.initial_reconnect_backoff_ms", round(self.backoff.initial * 1000)),
             ("grpc.max_reconnect_backoff_ms", round(self.backoff.maximum * 1000)),
+            (grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1),
         ))
         self._stub = DAQ_pb2_grpc.DAQStub(self._channel)
+        self._read_encoded = self._channel.unary_stream(
+            READ_METHOD, request_serializer=DAQ_pb2.ReadingList.SerializeToString, response_deserializer=None)
+        """``Read`` answering with undecoded replies, which streams decode themselves (fast path)."""
         explicit_devdb = devdb_host or os.environ.get(DEVDB_HOST_ENV)
         devdb_target = (f"{explicit_devdb or DEFAULT_DEVDB_HOST}:"
                         f"{resolve_port(devdb_port, DEVDB_PORT_ENV, DEFAULT_DEVDB_PORT)}")

@@ -7,9 +7,12 @@ receives). Rules follow ``dpm-grpc.md`` §5.5 and §7.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+import struct
+from collections.abc import Callable, Container, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from google.protobuf import timestamp_pb2
 
 from pacsys_rx.model import (
     OK,
@@ -43,6 +46,14 @@ _FALSE_TEXTS = frozenset({
 
 _Value = device_pb2.Value
 _Status = status_pb2.Status
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SCALAR_DATA = b"\x12\x09\x09"
+"""``Reading.data`` (field 2, 9 bytes) holding only ``Value.scalar`` (field 1, a little-endian double)."""
+_unpack_double = struct.Struct("<d").unpack_from
+_STAMP_CACHE_SIZE = 4096
+_stamps: dict[bytes, datetime] = {}
+"""Datetimes of the encoded ``Timestamp`` bodies seen lately: a stream's samples share few times."""
+_parse_reply = DAQ_pb2.ReadingReply.FromString
 
 
 class ValueConversionError(ValueError):
@@ -54,7 +65,7 @@ class ValueConversionError(ValueError):
 
 def status_from_proto(status: status_pb2.Status) -> AcnetStatus:
     """The ACNET status of a ``common.status.Status`` (unsigned error bytes become negative)."""
-    return AcnetStatus(status.facility_code, status.status_code)
+    return AcnetStatus.from_wire(status.facility_code, status.status_code)
 
 
 def status_to_proto(status: AcnetStatus, message: str = "") -> status_pb2.Status:
@@ -70,7 +81,19 @@ def timestamp_of(sample: DAQ_pb2.Reading) -> datetime:
     seconds, nanos = stamp.seconds, stamp.nanos
     if not seconds and not nanos:
         return utc_now()
-    return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=nanos // 1000)
+    return _EPOCH + timedelta(0, seconds, nanos // 1000)
+
+
+def _encoded_timestamp(body: bytes) -> datetime:
+    """The datetime of an encoded ``Timestamp`` body, remembered unless it is unset (receive time)."""
+    stamp = timestamp_pb2.Timestamp.FromString(body)
+    seconds, nanos = stamp.seconds, stamp.nanos
+    if not seconds and not nanos:
+        return utc_now()
+    if len(_stamps) >= _STAMP_CACHE_SIZE:
+        _stamps.clear()
+    moment = _stamps[body] = _EPOCH + timedelta(0, seconds, nanos // 1000)
+    return moment
 
 
 def micros_of(sample: DAQ_pb2.Reading) -> int:
@@ -146,7 +169,7 @@ def sample_reading(sample: DAQ_pb2.Reading, target: Target) -> Reading:
     message = None
     if sample.HasField("status"):
         wire = sample.status
-        status = AcnetStatus(wire.facility_code, wire.status_code)
+        status = AcnetStatus.from_wire(wire.facility_code, wire.status_code)
         message = wire.message or None
     data = sample.data
     kind = data.WhichOneof("value")
@@ -204,6 +227,76 @@ def stream_readings(reply: DAQ_pb2.ReadingReply, target: Target) -> list[Reading
     if reply.WhichOneof("value") == "status":
         return [status_reading(reply.status, target)]
     return [sample_reading(sample, target) for sample in reply.readings.reading]
+
+
+def scalar_samples(data: bytes) -> tuple[int, list[tuple[float, datetime]]] | None:
+    """The index and ``(value, time)`` samples of an encoded ``ReadingReply`` made only of successful
+    scalars with a timestamp (the bulk of any stream), read straight from the wire; None for any other
+    reply, which then needs the generated classes."""
+    size = len(data)
+    index = 0
+    position = 0
+    if size and data[0] == 0x08:
+        index, position = _short_varint(data, 1)
+        if index < 0:
+            return None
+    if position + 2 > size or data[position] != 0x12:
+        return None
+    length, position = _short_varint(data, position + 1)
+    if length < 0 or position + length != size:
+        return None
+    samples = []
+    stamps = _stamps
+    while position < size:
+        if size - position < 15 or data[position] != 0x12 or data[position + 2] != 0x0A:
+            return None
+        length = data[position + 1]
+        end = position + 2 + length
+        value_at = end - 11
+        if length >= 0x80 or end > size or data[position + 3] != length - 13 \
+                or data[value_at:value_at + 3] != _SCALAR_DATA:
+            return None
+        body = data[position + 4:value_at]
+        moment = stamps.get(body)
+        if moment is None:
+            moment = _encoded_timestamp(body)
+        samples.append((_unpack_double(data, value_at + 3)[0], moment))
+        position = end
+    return index, samples
+
+
+def _short_varint(data: bytes, position: int) -> tuple[int, int]:
+    """A varint of at most two bytes at ``position`` and the position after it; -1 for anything longer."""
+    if position >= len(data):
+        return -1, position
+    first = data[position]
+    if first < 0x80:
+        return first, position + 1
+    if position + 1 >= len(data) or data[position + 1] >= 0x80:
+        return -1, position
+    return (first & 0x7F) | (data[position + 1] << 7), position + 2
+
+
+def decode_stream_reply(data: bytes, targets: Sequence[Target], live: Container[str]) -> list[Reading]:
+    """The readings of an encoded stream reply for entry ``targets[index]``, none when that entry is
+    unknown or its DRF is not in ``live``; ``DecodeError`` when the bytes are not a ``ReadingReply``."""
+    fast = scalar_samples(data)
+    if fast is None:
+        reply = _parse_reply(data)
+        index = reply.index
+        if 0 <= index < len(targets) and targets[index].drf in live:
+            return stream_readings(reply, targets[index])
+        return []
+    index, samples = fast
+    if index >= len(targets):
+        return []
+    target = targets[index]
+    drf = target.drf
+    if drf not in live:
+        return []
+    device, units, meta, scalar = target.device, target.units, target.meta, ValueType.SCALAR
+    return [Reading(drf, device, value, scalar, units, moment, None, OK, BACKEND, meta)
+            for value, moment in samples]
 
 
 # -------------------------------------------------------------------- writing direction

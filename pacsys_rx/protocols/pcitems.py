@@ -54,6 +54,7 @@ __all__ = [
     "Field",
     "IntType",
     "ItemType",
+    "LayoutCodec",
     "PcProtocol",
     "StringType",
     "StructCodec",
@@ -513,6 +514,96 @@ class StructCodec:
             missing = ", ".join(sorted(self._required.difference(values)))
             raise ProtocolError(f"{self.name}: required field(s) missing: {missing}", offset=start)
         return self.cls(**values), pos
+
+
+_INT_FORMATS = {1: "b", 2: "h", 4: "i", 8: "q"}
+
+
+class _Layout:
+    """One learned body layout: a Struct alternating fixed bytes (count header, field ids, tags and
+    the items taken as constants) with the values of the varying fields."""
+
+    __slots__ = ("constants", "fixed", "names", "size", "unpack_from", "wide")
+
+    def __init__(self, formats: list[str], fixed: list[bytes], names: list[str], wide: list[int],
+                 constants: dict[str, Any]) -> None:
+        layout = struct.Struct(">" + "".join(formats))
+        self.unpack_from = layout.unpack_from
+        self.size = layout.size
+        self.fixed = tuple(fixed)
+        self.names = tuple(names)
+        self.wide = tuple(wide)
+        self.constants = constants
+
+
+class LayoutCodec(StructCodec):
+    """A StructCodec for messages whose bodies repeat one layout: the stream of one device.
+
+    Each body the generic decoder reads teaches one layout (keyed by the body's length) in which
+    integers no wider than declared and doubles vary, while booleans and strings are part of the
+    layout; later bodies of that length that match it byte for byte outside the varying values are
+    read with one ``struct`` call. Any other body, or a struct with other field types, takes the
+    generic path.
+    """
+
+    MAX_LAYOUTS = 64
+
+    def __init__(self, cls: type, fields: Sequence[Field]) -> None:
+        super().__init__(cls, fields)
+        self._layouts: dict[int, _Layout] = {}
+
+    def decode(self, buf: bytes, pos: int) -> tuple[Any, int]:
+        layout = self._layouts.get(len(buf) - pos)
+        if layout is not None and len(buf) - pos >= layout.size:
+            items = layout.unpack_from(buf, pos)
+            if items[0::2] == layout.fixed:
+                values = dict(zip(layout.names, items[1::2], strict=False))
+                for index in layout.wide:
+                    name = layout.names[index]
+                    values[name] = int.from_bytes(values[name], "big", signed=True)
+                return self.cls(**values, **layout.constants), pos + layout.size
+        message, end = super().decode(buf, pos)
+        layout = self._learn(buf, pos, end, message)
+        if layout is not None:
+            if len(self._layouts) >= self.MAX_LAYOUTS:
+                self._layouts.clear()
+            self._layouts[end - pos] = layout
+        return message, end
+
+    def _learn(self, buf: bytes, start: int, end: int, message: Any) -> _Layout | None:
+        """The layout of the body just decoded, or None when one of its fields cannot be in one."""
+        formats: list[str] = []
+        fixed: list[bytes] = []
+        names: list[str] = []
+        wide: list[int] = []
+        constants: dict[str, Any] = {}
+        count, pos = read_count(buf, start)
+        chunk_start = start
+        for _ in range(count >> 1):
+            field_id, pos = read_int(buf, pos)
+            field = self._by_id[field_id]
+            item_type = field.type
+            if isinstance(item_type, (BoolType, StringType)):
+                constants[field.name] = getattr(message, field.name)
+                pos = item_type.decode(buf, pos)[1]
+                continue
+            if isinstance(item_type, DoubleType):
+                size, value_format = 8, "d"
+            elif isinstance(item_type, IntType) and (buf[pos] & 15) * 8 <= item_type.maximum.bit_length() + 1:
+                size = buf[pos] & 15
+                value_format = _INT_FORMATS.get(size, f"{size}s")
+                if value_format.endswith("s"):
+                    wide.append(len(names))
+            else:
+                return None
+            value_at = pos + 1
+            formats += (f"{value_at - chunk_start}s", value_format)
+            fixed.append(buf[chunk_start:value_at])
+            names.append(field.name)
+            pos = chunk_start = value_at + size
+        formats.append(f"{end - chunk_start}s")
+        fixed.append(buf[chunk_start:end])
+        return _Layout(formats, fixed, names, wide, constants)
 
 
 class PcProtocol:

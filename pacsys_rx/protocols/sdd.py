@@ -31,6 +31,7 @@ from pacsys_rx.protocols.pcitems import (
     EnumType,
     Field,
     ItemType,
+    LayoutCodec,
     PcProtocol,
     StructCodec,
     StructType,
@@ -376,6 +377,11 @@ def _sample(cls: type, value_type: ItemType, tail: tuple[Field, ...] = _PLAIN_TA
     return StructCodec(cls, (_field("value", value_type), *tail))
 
 
+def _stream_sample(cls: type, value_type: ItemType, tail: tuple[Field, ...] = _PLAIN_TAIL) -> StructCodec:
+    """A sample type that streams carry by the thousand: decoded through its learned layouts."""
+    return LayoutCodec(cls, (_field("value", value_type), *tail))
+
+
 _REQUESTS = {
     -8230: StructCodec(ServiceDiscoveryRequest, ()),
     2076: StructCodec(OpenListRequest, ()),
@@ -391,15 +397,15 @@ _REPLIES = {
     -12930: StructCodec(ServiceDiscoveryReply, (_field("load", INT16),)),
     13470: StructCodec(OpenListReply, (_LIST_ID,)),
     -27130: _sample(BinarySample, BINARY),
-    -12404: _sample(BooleanSample, BOOL),
+    -12404: _stream_sample(BooleanSample, BOOL),
     9042: _sample(BooleanArraySample, array_of(BOOL)),
-    29694: _sample(ShortSample, INT16, _NUMERIC_TAIL),
+    29694: _stream_sample(ShortSample, INT16, _NUMERIC_TAIL),
     -13728: _sample(ShortArraySample, array_of(INT16), _NUMERIC_TAIL),
-    32100: _sample(IntegerSample, INT32, _NUMERIC_TAIL),
+    32100: _stream_sample(IntegerSample, INT32, _NUMERIC_TAIL),
     27856: _sample(IntegerArraySample, array_of(INT32), _NUMERIC_TAIL),
-    13506: _sample(LongSample, INT64, _NUMERIC_TAIL),
+    13506: _stream_sample(LongSample, INT64, _NUMERIC_TAIL),
     -8876: _sample(LongArraySample, array_of(INT64), _NUMERIC_TAIL),
-    -32303: _sample(DoubleSample, DOUBLE, _NUMERIC_TAIL),
+    -32303: _stream_sample(DoubleSample, DOUBLE, _NUMERIC_TAIL),
     16395: _sample(DoubleArraySample, array_of(DOUBLE), _NUMERIC_TAIL),
     -29238: _sample(StringSample, STRING),
     -32478: _sample(StringArraySample, array_of(STRING)),

@@ -2,9 +2,10 @@
 (getDeviceInfo), served by ``grpc.aio`` on the simulator's loop, plaintext.
 
 Read: one engine subscription per call, entry ``i`` tagged ``i``. Samples are queued per entry and a
-writer sends one ``ReadingReply`` per entry with every sample queued for it, so replies carry more
-samples the busier the call is. A call whose entries are all one-shot completes once each has been
-answered. Entries that can never produce data get a terminal ``status`` reply.
+writer sends, at most once per ``FLUSH_INTERVAL_S``, one ``ReadingReply`` per entry with every sample
+queued for it, so replies carry more samples the busier the call is. A call whose entries are all
+one-shot completes once each has been answered. Entries that can never produce data get a terminal
+``status`` reply.
 
 Set: the ``authorization: Bearer <jwt>`` metadata is verified with the configured HS256 secret or
 RS256 public key (PyJWT); the claims map to an identity through the simulator's permissions. A
@@ -23,6 +24,7 @@ call's queue was full).
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -47,10 +49,15 @@ INVALID_DATA = AcnetStatus.named("DIO_INVDATA")
 NO_DATA = AcnetStatus.named("ACNET_RETRY")
 MAX_QUEUED_SAMPLES = 200_000
 """Per call; further samples are dropped (and counted) until the client catches up."""
+FLUSH_INTERVAL_S = 0.1
+"""A call writes at most one round of replies per interval, so a busy call's replies carry several
+samples each (one write per entry per round) while a quiet call's data leaves at once."""
 CORRUPT_FRAME = b"\xff\xff\xff\xff"
 CONTROL_NAMES = ("RESET", "ON", "OFF", "POSITIVE", "NEGATIVE", "RAMP", "DC", "LOCAL", "REMOTE", "TRIP")
 
 _DOUBLE = struct.Struct("<d").pack
+_SCALAR_KEYS = b"\x12\x09\x09"
+"""``Reading.data`` (field 2, 9 bytes) then ``Value.scalar`` (field 1, a double)."""
 
 
 def _varint(value: int) -> bytes:
@@ -125,20 +132,41 @@ def encode_sample(sample: Sample) -> bytes:
     through the generated classes.
     """
     if sample.value_type is ValueType.SCALAR and not sample.status.error:
-        reading = _timestamp_field(sample.timestamp) + b"\x12\x09\x09" + _DOUBLE(float(sample.value))  # type: ignore[arg-type]
-    else:
-        message = DAQ_pb2.Reading(data=model_value(sample.value, sample.value_type))  # type: ignore[arg-type]
-        seconds, millis = divmod(sample.timestamp, 1000)
-        message.timestamp.seconds, message.timestamp.nanos = seconds, millis * 1_000_000
-        if sample.status.error:
-            message.status.CopyFrom(status_to_proto(sample.status))
-        reading = message.SerializeToString()
-    return _field(0x12, reading)
+        prefix = _scalar_prefixes.get(sample.timestamp)
+        if prefix is None:
+            prefix = _scalar_prefix(sample.timestamp)
+        return prefix + _DOUBLE(float(sample.value))  # type: ignore[arg-type]
+    message = DAQ_pb2.Reading(data=model_value(sample.value, sample.value_type))  # type: ignore[arg-type]
+    seconds, millis = divmod(sample.timestamp, 1000)
+    message.timestamp.seconds, message.timestamp.nanos = seconds, millis * 1_000_000
+    if sample.status.error:
+        message.status.CopyFrom(status_to_proto(sample.status))
+    return _field(0x12, message.SerializeToString())
+
+
+_scalar_prefixes: dict[int, bytes] = {}
+"""Per epoch-ms time: a scalar entry up to its value (the samples of one tick share their time)."""
+_PREFIX_CACHE_SIZE = 1024
+
+
+def _scalar_prefix(epoch_ms: int) -> bytes:
+    """Key and length of a scalar ``Readings.reading`` entry, its timestamp and the scalar's key."""
+    if len(_scalar_prefixes) >= _PREFIX_CACHE_SIZE:
+        _scalar_prefixes.clear()
+    body = _timestamp_field(epoch_ms) + _SCALAR_KEYS
+    prefix = _scalar_prefixes[epoch_ms] = b"\x12" + _varint(len(body) + 8) + body
+    return prefix
+
+
+@functools.lru_cache(maxsize=4096)
+def _index_field(index: int) -> bytes:
+    """``ReadingReply.index`` (field 1), absent for 0 as protobuf encodes it."""
+    return b"\x08" + _varint(index) if index else b""
 
 
 def readings_reply(index: int, readings: Sequence[bytes]) -> bytes:
     """A ``ReadingReply`` carrying ``Readings`` made of encoded entries (see :func:`encode_sample`)."""
-    return (b"\x08" + _varint(index) if index else b"") + _field(0x12, b"".join(readings))
+    return _index_field(index) + _field(0x12, b"".join(readings))
 
 
 def status_reply(index: int, status: AcnetStatus, message: str = "") -> bytes:
@@ -315,6 +343,8 @@ class GRPCServer(SimServer):
             self._dropped += call.dropped
 
     async def _serve(self, call: _ReadCall, subscription: Subscription, context: aio.ServicerContext) -> None:
+        loop = asyncio.get_running_loop()
+        next_flush = loop.time()
         while True:
             if call.idle:
                 if subscription.is_finished:
@@ -324,13 +354,15 @@ class GRPCServer(SimServer):
             if call.abort_reason is not None:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, call.abort_reason)
             await self._before_reply()
+            pause = next_flush - loop.time()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            next_flush = loop.time() + FLUSH_INTERVAL_S
             for reply in call.drain():
                 try:
                     await context.write(self._outgoing(reply))
                 except Exception:
-                    if context.done():
-                        return
-                    raise
+                    return  # the client cancelled or went away: a normal end of the call
 
     # ------------------------------------------------------------------ DAQ.Set
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -269,3 +270,17 @@ def test_close_releases_every_stream(sim: Simulator, endpoint: tuple[str, int]) 
     client.close()
     assert done == [True]
     wait_for(lambda: sim.counters("grpc")["read_calls"] == 0)
+
+
+def test_a_client_leaving_a_busy_stream_logs_no_server_error(sim: Simulator, backend: GRPCBackend,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    collector = Collector()
+    for _ in range(3):
+        subscription = backend.stream([f"Z:BANK{i:03d}@p,1" for i in range(200)]).subscribe(collector.on_next)
+        wait_for(lambda: len(collector.snapshot()) >= 2000)
+        with caplog.at_level(logging.ERROR, logger="grpc"):
+            subscription.dispose()
+            wait_for(lambda: sim.counters("grpc")["read_calls"] == 0)
+            time.sleep(0.1)
+        collector.items.clear()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("grpc")] == []

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.message import DecodeError
 
 from pacsys_rx.auth import JWTAuth
 from pacsys_rx.backends import grpc as grpc_backend
@@ -16,7 +17,9 @@ from pacsys_rx.protocols.grpc_values import (
     EMPTY_VALUE_MESSAGE,
     Target,
     ValueConversionError,
+    decode_stream_reply,
     sample_reading,
+    scalar_samples,
     setting_value,
     status_reading,
     stream_readings,
@@ -327,3 +330,57 @@ def test_basic_status_round_trip_through_display_texts() -> None:
     assert dict(encoded.basicStatus.value) == {"On": "On", "Ready": "Tripped", "Remote": "Remote",
                                                "Positive": "Negative", "Ramp": "Ramp"}
     assert value_from_proto(encoded) == (BasicStatus(True, False, True, False, True), ValueType.BASIC_STATUS)
+
+
+# ----------------------------------------------------------------------------- encoded stream replies
+
+SCALAR = Sample(72.5, ValueType.SCALAR, None, 1_700_000_000_250, 0, OK)
+TARGETS = [Target(f"Z:BANK{i:03d}.READING@p,5", f"Z:BANK{i:03d}") for i in range(20_001)]
+LIVE = frozenset(target.drf for target in TARGETS)
+
+
+@pytest.mark.parametrize("index", [0, 7, 300, 20_000])
+@pytest.mark.parametrize("samples", [
+    [SCALAR],
+    [SCALAR, Sample(-1.0, ValueType.SCALAR, None, 1_700_000_000_255, 0, OK), SCALAR],
+    [SCALAR, Sample(1.5, ValueType.SCALAR, None, 1_700_000_000_000, 0, AcnetStatus.named("DPM_STALE"))],
+    [Sample((1.0, 2.0), ValueType.SCALAR_ARRAY, None, 1_700_000_000_250, 0, OK)],
+    [],
+])
+def test_encoded_replies_decode_like_the_generated_classes(index: int, samples: list[Sample]) -> None:
+    data = readings_reply(index, [encode_sample(sample) for sample in samples])
+    expected = stream_readings(DAQ_pb2.ReadingReply.FromString(data), TARGETS[index])
+    assert [(r.value, r.status, r.timestamp) for r in decode_stream_reply(data, TARGETS, LIVE)] == \
+        [(r.value, r.status, r.timestamp) for r in expected]
+
+
+def test_an_unset_time_is_the_receive_time_on_the_wire_path_too() -> None:
+    before = datetime.now(timezone.utc)
+    data = readings_reply(0, [encode_sample(Sample(2.0, ValueType.SCALAR, None, 0, 0, OK))])
+    assert scalar_samples(data) is not None
+    assert all(r.timestamp >= before for r in decode_stream_reply(data, TARGETS, LIVE))
+
+
+def test_only_plain_scalars_with_a_time_take_the_wire_path() -> None:
+    assert scalar_samples(readings_reply(300, [encode_sample(SCALAR)] * 2)) == (
+        300, [(72.5, datetime(2023, 11, 14, 22, 13, 20, 250_000, tzinfo=timezone.utc))] * 2)
+    stale = Sample(1.5, ValueType.SCALAR, None, 1_700_000_000_000, 0, AcnetStatus.named("DPM_STALE"))
+    assert scalar_samples(readings_reply(0, [encode_sample(stale)])) is None
+    assert scalar_samples(readings_reply(20_000, [encode_sample(SCALAR)])) is None
+    status = DAQ_pb2.ReadingReply(index=3, status=status_pb2.Status(facility_code=17, status_code=-29))
+    assert scalar_samples(status.SerializeToString()) is None
+    assert scalar_samples(b"") is None
+
+
+def test_replies_for_unknown_or_released_entries_give_no_readings() -> None:
+    data = readings_reply(5, [encode_sample(SCALAR)])
+    assert decode_stream_reply(data, TARGETS[:5], LIVE) == []
+    assert decode_stream_reply(data, TARGETS, LIVE - {TARGETS[5].drf}) == []
+    reading, = decode_stream_reply(data, TARGETS, LIVE)
+    assert (reading.drf, reading.value, reading.value_type, reading.status) == \
+        (TARGETS[5].drf, 72.5, ValueType.SCALAR, OK)
+
+
+def test_undecodable_replies_raise_decode_error() -> None:
+    with pytest.raises(DecodeError):
+        decode_stream_reply(b"\x12\x05\x12\x03\x0a", TARGETS, LIVE)

@@ -265,3 +265,35 @@ def test_trailing_bytes_are_refused() -> None:
     data = sdd.encode_message(sdd.DoubleSample(value=1.0, time=0)) + b"\x00"
     with pytest.raises(ProtocolError, match="unexpected bytes"):
         sdd.decode_reply(data)
+
+
+# ------------------------------------------------------------------------------ learned layouts
+
+STREAM_SAMPLES = st.one_of(
+    plain(sdd.BooleanSample, booleans),
+    numeric(sdd.ShortSample, int16s),
+    numeric(sdd.IntegerSample, int32s),
+    numeric(sdd.LongSample, times),
+    numeric(sdd.DoubleSample, doubles),
+)
+
+
+@given(STREAM_SAMPLES, STREAM_SAMPLES)
+def test_learned_layouts_decode_like_the_generic_decoder(first: Any, second: Any) -> None:
+    for message in (first, second, first, second):
+        assert canonical(sdd.decode_reply(sdd.encode_message(message))) == canonical(message)
+
+
+def test_a_body_of_a_known_length_with_other_fixed_bytes_is_decoded_generically() -> None:
+    for unit in ("mA", "mA", "mV", "mV", "mA"):
+        for value in (1.5, -2.0):
+            sample = sdd.DoubleSample(value=value, time=1_700_000_000_123, unit=unit, ref_id=3)
+            assert sdd.decode_reply(sdd.encode_message(sample)) == sample
+
+
+def test_a_learned_layout_still_refuses_out_of_range_and_damaged_bodies() -> None:
+    good = sdd.encode_message(sdd.ShortSample(value=5, time=0, ref_id=1))
+    assert sdd.decode_reply(good) == sdd.decode_reply(good)
+    with pytest.raises(ProtocolError):
+        sdd.decode_reply(good[:-2] + b"\x19\x01")
+    test_out_of_range_integers_are_refused_both_ways()
