@@ -102,7 +102,7 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Reading:
     """One acquisition result for one request; error readings carry a status and no value.
 
@@ -120,6 +120,25 @@ class Reading:
     backend: str = ""
     meta: DeviceMeta | None = None
     message: str | None = None
+
+    def __init__(
+        self, drf: str, device: str, value: Value | None, value_type: ValueType | None, units: str | None,
+        timestamp: datetime, cycle: int | None = None, status: AcnetStatus = OK, backend: str = "",
+        meta: DeviceMeta | None = None, message: str | None = None,
+    ) -> None:
+        # Readings are built on every stream's hot path: setting the slots through their descriptors
+        # costs half of the generated frozen __init__ (which goes through object.__setattr__).
+        _set_drf(self, drf)
+        _set_device(self, device)
+        _set_value(self, value)
+        _set_value_type(self, value_type)
+        _set_units(self, units)
+        _set_timestamp(self, timestamp)
+        _set_cycle(self, cycle)
+        _set_status(self, status)
+        _set_backend(self, backend)
+        _set_meta(self, meta)
+        _set_message(self, message)
 
     @property
     def ok(self) -> bool:
@@ -142,6 +161,10 @@ class Reading:
         """A reading that carries only a status (and optionally the server's text)."""
         return cls(drf, device, None, None, None, timestamp or utc_now(), None, status, backend, None,
                    message or status.describe())
+
+
+(_set_drf, _set_device, _set_value, _set_value_type, _set_units, _set_timestamp, _set_cycle, _set_status,
+ _set_backend, _set_meta, _set_message) = (getattr(Reading, name).__set__ for name in Reading.__slots__)
 
 
 @dataclass(frozen=True, slots=True)
