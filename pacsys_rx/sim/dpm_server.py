@@ -41,7 +41,8 @@ NO_SUCH_LIST_ENTRY = AcnetStatus.named("DPM_NO_SUCH_DEVICE").packed
 
 _LENGTH = struct.Struct(">I")
 _DOUBLE = struct.Struct(">d")
-
+_DATA_TAIL = pc.DATA_FIELD + encode_double(0.0)[:1]
+"""What follows a Scalar frame's middle and precedes the 8 bytes of its value."""
 
 
 def scalar_frame(ref_bytes: bytes, middle: bytes, value: float) -> bytes:
@@ -94,12 +95,22 @@ def _service_name(principal: str) -> str:
 
 
 class _Entry:
-    __slots__ = ("drf", "ref_bytes", "request")
+    __slots__ = ("_head", "_head_for", "drf", "ref_bytes", "request")
 
     def __init__(self, drf: str, request: DataRequest, ref_id: int) -> None:
         self.drf = drf
         self.request = request
         self.ref_bytes = encode_int(ref_id)
+        self._head_for = -1
+        self._head = b""
+
+    def scalar_head(self, middle_length: int) -> bytes:
+        """Length prefix, Scalar prefix and ref_id of a Scalar frame whose middle has that length."""
+        if middle_length != self._head_for:
+            self._head_for = middle_length
+            body_length = len(pc.SCALAR_PREFIX) + len(self.ref_bytes) + middle_length + len(_DATA_TAIL) + 8
+            self._head = _LENGTH.pack(body_length) + pc.SCALAR_PREFIX + self.ref_bytes
+        return self._head
 
 
 class _Session:
@@ -141,22 +152,35 @@ class _Session:
             return
         entries = self.entries
         middles = self._middles
-        parts = []
+        parts: list[bytes] = []
+        append = parts.append
+        pack_double = _DOUBLE.pack
+        scalar = ValueType.SCALAR
+        last_key: tuple[int, int, AcnetStatus] | None = None
+        middle_tail, middle_length = b"", 0
         for ref_id, sample in batch:
             entry = entries.get(ref_id)
             if entry is None:
                 continue
             value = sample.value
-            if sample.value_type is ValueType.SCALAR and value is not None:
-                key = (sample.timestamp, sample.cycle, sample.status.packed)
-                middle = middles.get(key)
-                if middle is None:
-                    if len(middles) > 64:
-                        middles.clear()
-                    middle = middles[key] = scalar_middle(*key)
-                parts.append(scalar_frame(entry.ref_bytes, middle, float(value)))  # type: ignore[arg-type]
+            if sample.value_type is scalar and value is not None:
+                # Scalar frame: head (length, prefix, ref_id) + middle + data tag + the value's 8 bytes;
+                # samples of one tick share their middle, so it is looked up once per change.
+                key = (sample.timestamp, sample.cycle, sample.status)
+                if key != last_key:
+                    last_key = key
+                    packed = (key[0], key[1], key[2].packed)
+                    middle = middles.get(packed)
+                    if middle is None:
+                        if len(middles) > 64:
+                            middles.clear()
+                        middle = middles[packed] = scalar_middle(*packed)
+                    middle_tail, middle_length = middle + _DATA_TAIL, len(middle)
+                append(entry.scalar_head(middle_length))
+                append(middle_tail)
+                append(pack_double(float(value)))  # type: ignore[arg-type]
             else:
-                parts.append(pc.encode_frame(sample_reply(ref_id, sample)))
+                append(pc.encode_frame(sample_reply(ref_id, sample)))
         if parts:
             server.send(self, b"".join(parts))
 

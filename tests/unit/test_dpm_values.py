@@ -130,3 +130,51 @@ def test_server_maps_samples_to_replies() -> None:
     assert sample_reply(9, ok) == pc.TextArrayReply(9, MS, 4, 0, ["x", "y"])
     error = Sample.error(AcnetStatus.named("DPM_NO_SUCH_DEVICE"), MS)
     assert isinstance(sample_reply(9, error), pc.StatusReply)
+
+
+class _Transport:
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+class _Writer:
+    transport = _Transport()
+
+
+class _Server:
+    paused = False
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, session: object, data: bytes) -> None:
+        self.sent.append(data)
+
+
+def test_server_batch_encoding_matches_the_codec() -> None:
+    """One tick's batch (scalars sharing or not their timestamp, other types, unknown refs) in one write."""
+    from pacsys_rx.drf import parse_request
+    from pacsys_rx.sim.dpm_server import _Entry, _Session
+
+    server = _Server()
+    session = _Session(server, _Writer(), 1)  # type: ignore[arg-type]
+    for ref_id in (1, 300, 2**20):
+        session.entries[ref_id] = _Entry("M:OUTTMP", parse_request("M:OUTTMP"), ref_id)
+    warning = AcnetStatus.named("DPM_PEND")
+    batch = [
+        (1, Sample(72.5, ValueType.SCALAR, "degF", MS, 4)),
+        (300, Sample(-1e300, ValueType.SCALAR, None, MS, 4)),
+        (2**20, Sample(3, ValueType.SCALAR, None, MS, 4, warning)),
+        (7, Sample(1.0, ValueType.SCALAR, None, MS, 4)),
+        (1, Sample(("x", "y"), ValueType.TEXT_ARRAY, None, MS, 4)),
+        (300, Sample(0.5, ValueType.SCALAR, None, MS + 2**31, 2**40)),
+        (1, Sample.error(AcnetStatus.named("DPM_NO_SUCH_DEVICE"), MS)),
+        (2**20, Sample(2.0, ValueType.SCALAR, None, MS, 4)),
+    ]
+    session.on_batch(batch)
+    known = [(ref_id, sample) for ref_id, sample in batch if ref_id != 7]
+    expected = b"".join(pc.encode_frame(sample_reply(ref_id, sample)) for ref_id, sample in known)
+    assert server.sent == [expected]
