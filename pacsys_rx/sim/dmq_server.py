@@ -30,12 +30,14 @@ from pacsys_rx.sim.engine import Batch, Subscription
 from pacsys_rx.sim.model import DeviceModel, Sample
 from pacsys_rx.sim.permissions import Identity
 from pacsys_rx.sim.server import ServerDisabled, SimContext, SimServer
+from pacsys_rx.transport import Backoff
 
 INIT_EXCHANGE = "amq.topic"
 INIT_KEY = "I"
 CONTROL_KEYS = ("S.#", "H", "D")
 BROKER_TIMEOUT_S = 10.0
-RECONNECT_MAX_DELAY_S = 5.0
+RECONNECT = Backoff(initial=0.2, maximum=5.0, jitter=0.0, stable_after=0.0)
+"""The server's reconnect policy towards the broker: every successful connect starts it over."""
 
 PENDING = AcnetStatus(72, 1)
 INVALID_DATA_TYPE = AcnetStatus(72, -93)
@@ -231,7 +233,7 @@ class DmqServer(SimServer):
         self._url = ""
         self._stopping = False
         self._sweeper: asyncio.TimerHandle | None = None
-        self._reconnect_delay = 0.2
+        self._backoff = RECONNECT.fresh()
         self._closed: asyncio.Future[None] | None = None
         self._closing_on_purpose: Any = None
 
@@ -280,7 +282,7 @@ class DmqServer(SimServer):
         queue = frame.method.queue
         await self._rpc(channel.queue_bind, queue, INIT_EXCHANGE, routing_key=INIT_KEY)
         channel.basic_consume(queue, self._on_init, auto_ack=True)
-        self._reconnect_delay = 0.2
+        self._backoff.reset()
 
     async def _close_connection(self) -> None:
         connection, closed = self.connection, self._closed
@@ -307,8 +309,7 @@ class DmqServer(SimServer):
     def _schedule_reconnect(self) -> None:
         assert self.context is not None
         loop = self.context.loop
-        delay = self._reconnect_delay
-        self._reconnect_delay = min(delay * 2, RECONNECT_MAX_DELAY_S)
+        delay = self._backoff.next_delay()
         loop.call_later(delay, lambda: loop.create_task(self._reconnect()))
 
     async def _reconnect(self) -> None:
