@@ -39,12 +39,12 @@ BROKER_TIMEOUT_S = 10.0
 RECONNECT = Backoff(initial=0.2, maximum=5.0, jitter=0.0, stable_after=0.0)
 """The server's reconnect policy towards the broker: every successful connect starts it over."""
 
-PENDING = AcnetStatus(72, 1)
-INVALID_DATA_TYPE = AcnetStatus(72, -93)
-SYSTEM_ERROR = AcnetStatus(72, -95)
-LOGIN_REQUIRED = AcnetStatus(72, -97)
-INVALID_REQUEST = AcnetStatus(72, -98)
-SECURITY_VIOLATION = AcnetStatus(72, -99)
+PENDING = AcnetStatus.named("DMQ_PENDING")
+INVALID_DATA_TYPE = AcnetStatus.named("DMQ_INVALID_DATA_TYPE")
+SYSTEM_ERROR = AcnetStatus.named("DMQ_SYSTEM_ERROR")
+LOGIN_REQUIRED = AcnetStatus.named("DMQ_LOGIN_REQUIRED")
+INVALID_REQUEST = AcnetStatus.named("DMQ_INVALID_REQUEST")
+SECURITY_VIOLATION = AcnetStatus.named("DMQ_SECURITY_VIOLATION")
 BAD_REQUEST = AcnetStatus.named("DPM_BAD_REQUEST")
 _INT32 = range(-(2**31), 2**31)
 
