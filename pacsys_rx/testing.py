@@ -26,6 +26,7 @@ from pacsys_rx.backends.base import (
 )
 from pacsys_rx.drf import Property, parse_request
 from pacsys_rx.model import (
+    OK,
     AcnetStatus,
     AnalogAlarm,
     BasicStatus,
@@ -127,7 +128,7 @@ class FakeBackend(Backend):
                 raise ValueError("emit needs a value unless it carries an error status")
             reading = Reading(canonical, request.device, value, value_type_of(value),
                               self.units.get(request.device), stamp, cycle,
-                              status or AcnetStatus(0, 0), self.name)
+                              status or OK, self.name)
         self._sink.emit(reading)
 
     def fail_streams(self, error: Exception) -> None:
@@ -142,7 +143,7 @@ class FakeBackend(Backend):
         if value is None:
             return Reading.error(request.drf, parsed.device, _NO_PROPERTY, self.name)
         return Reading(request.drf, parsed.device, value, value_type_of(value),
-                       self.units.get(parsed.device), utc_now(), None, AcnetStatus(0, 0), self.name)
+                       self.units.get(parsed.device), utc_now(), None, OK, self.name)
 
     def _start_reads(self, requests: Sequence[ReadRequest], sink: OneShotSink) -> rxabc.DisposableBase:
         if self.answer:
@@ -162,7 +163,7 @@ class FakeBackend(Backend):
                 readback = _WRITE_TO.get(parsed.property)
                 if readback is not None:
                     self._values[(parsed.device, readback)] = request.value
-            sink.deliver(request.index, WriteResult(request.drf, AcnetStatus(0, 0), self.name))
+            sink.deliver(request.index, WriteResult(request.drf, OK, self.name))
         return Disposable()
 
     def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
