@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from typing import Any
 
 from reactivex import Observable, abc
-from reactivex.disposable import CompositeDisposable
 
 from ._events import AlarmEvent, AlarmState, Severity
+from ._merging import subscribe_serialized
 from ._scheduling import resolve_scheduler
 
 
@@ -30,7 +30,6 @@ def enable_when(
             observer: abc.ObserverBase[AlarmEvent], subscribe_scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = resolve_scheduler(scheduler, subscribe_scheduler)
-            lock = threading.RLock()
             enabled = True
             current: dict[str, AlarmEvent] = {}
             shown: dict[str, AlarmEvent] = {}
@@ -45,33 +44,28 @@ def enable_when(
                                   "disabled by condition")
 
             def on_alarm(event: AlarmEvent) -> None:
-                with lock:
-                    current[event.device] = event
-                    if enabled:
-                        show(event)
-                    elif event.device not in shown:
-                        show(disabled(event))
+                current[event.device] = event
+                if enabled:
+                    show(event)
+                elif event.device not in shown:
+                    show(disabled(event))
 
             def on_condition(value: bool) -> None:
                 nonlocal enabled
-                with lock:
-                    if bool(value) is enabled:
-                        return
-                    enabled = bool(value)
-                    for event in list(current.values()):
-                        show(event if enabled else disabled(event))
+                if bool(value) is enabled:
+                    return
+                enabled = bool(value)
+                for event in list(current.values()):
+                    show(event if enabled else disabled(event))
 
-            def on_error(error: Exception) -> None:
-                with lock:
-                    observer.on_error(error)
+            def on_item(index: int, item: Any) -> None:
+                if index == 0:
+                    on_condition(item)
+                else:
+                    on_alarm(item)
 
-            def on_completed() -> None:
-                with lock:
-                    observer.on_completed()
-
-            gate = condition.subscribe(on_condition, on_error, scheduler=subscribe_scheduler)
-            alarms = source.subscribe(on_alarm, on_error, on_completed, scheduler=subscribe_scheduler)
-            return CompositeDisposable(gate, alarms)
+            return subscribe_serialized([condition, source], observer, on_item, subscribe_scheduler,
+                                        ends_output=lambda index: index == 1)
 
         return Observable(subscribe)
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from typing import Any
 
 from reactivex import Observable, abc
-from reactivex.disposable import CompositeDisposable
 
 from ._events import AlarmEvent, AlarmState, Severity
+from ._merging import subscribe_serialized
 from ._scheduling import resolve_scheduler
 
 OK, ALARM = AlarmState.OK, AlarmState.ALARM
@@ -33,7 +33,6 @@ def latch(
             observer: abc.ObserverBase[AlarmEvent], subscribe_scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = resolve_scheduler(scheduler, subscribe_scheduler)
-            lock = threading.RLock()
             shown: dict[str, AlarmEvent] = {}
 
             def show(event: AlarmEvent) -> None:
@@ -41,45 +40,40 @@ def latch(
                 observer.on_next(event)
 
             def on_alarm(event: AlarmEvent) -> None:
-                with lock:
-                    current = shown.get(event.device)
-                    if current is None:
+                current = shown.get(event.device)
+                if current is None:
+                    show(event)
+                elif event.state is OK and current.state is ALARM:
+                    show(AlarmEvent(event.device, LATCHED, current.severity, event.value, event.since,
+                                    current.reason))
+                elif event.state is OK and current.state is LATCHED:
+                    return
+                elif event.state is ALARM and current.state is ACKNOWLEDGED:
+                    if event.severity > current.severity:
                         show(event)
-                    elif event.state is OK and current.state is ALARM:
-                        show(AlarmEvent(event.device, LATCHED, current.severity, event.value, event.since,
-                                        current.reason))
-                    elif event.state is OK and current.state is LATCHED:
-                        return
-                    elif event.state is ALARM and current.state is ACKNOWLEDGED:
-                        if event.severity > current.severity:
-                            show(event)
-                    elif not event.same_state(current):
-                        show(event)
+                elif not event.same_state(current):
+                    show(event)
 
             def on_acknowledge(device: str | None) -> None:
-                with lock:
-                    targets = list(shown.values()) if device is None else [shown.get(device)]
-                    for current in targets:
-                        if current is None:
-                            continue
-                        if current.state is LATCHED:
-                            show(AlarmEvent(current.device, OK, Severity.NONE, current.value, clock.now,
-                                            "acknowledged"))
-                        elif current.state is ALARM:
-                            show(AlarmEvent(current.device, ACKNOWLEDGED, current.severity, current.value,
-                                            clock.now, current.reason))
+                targets = list(shown.values()) if device is None else [shown.get(device)]
+                for current in targets:
+                    if current is None:
+                        continue
+                    if current.state is LATCHED:
+                        show(AlarmEvent(current.device, OK, Severity.NONE, current.value, clock.now,
+                                        "acknowledged"))
+                    elif current.state is ALARM:
+                        show(AlarmEvent(current.device, ACKNOWLEDGED, current.severity, current.value,
+                                        clock.now, current.reason))
 
-            def on_error(error: Exception) -> None:
-                with lock:
-                    observer.on_error(error)
+            def on_item(index: int, item: Any) -> None:
+                if index == 0:
+                    on_acknowledge(item)
+                else:
+                    on_alarm(item)
 
-            def on_completed() -> None:
-                with lock:
-                    observer.on_completed()
-
-            acks = acknowledge.subscribe(on_acknowledge, on_error, scheduler=subscribe_scheduler)
-            alarms = source.subscribe(on_alarm, on_error, on_completed, scheduler=subscribe_scheduler)
-            return CompositeDisposable(acks, alarms)
+            return subscribe_serialized([acknowledge, source], observer, on_item, subscribe_scheduler,
+                                        ends_output=lambda index: index == 1)
 
         return Observable(subscribe)
 
