@@ -146,3 +146,12 @@ def run_codes(operator: Operator, timeline: list[tuple[float, str]], scheduler: 
     source = scheduler.create_hot_observable([on_next(t, event(c, device, t)) for t, c in timeline])
     results = scheduler.start(lambda: source.pipe(operator))
     return [(t, code_of(e)) for t, e in timed(results.messages)]
+
+
+def run_codes_with_control(make: Callable[[Observable[Any], TestScheduler], Operator],
+                           timeline: list[tuple[float, str]],
+                           control: list[tuple[float, Any]]) -> list[tuple[float, str]]:
+    """``run_codes`` for operators driven by a second stream (acknowledgements, an enable condition)."""
+    scheduler = TestScheduler()
+    controls = scheduler.create_hot_observable([on_next(t, value) for t, value in control])
+    return run_codes(make(controls, scheduler), timeline, scheduler)

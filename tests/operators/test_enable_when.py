@@ -11,17 +11,15 @@ from .support import (
     event,
     on_error,
     on_next,
+    run_codes_with_control,
     subscribe,
     timed,
 )
 
 
 def run_gate(alarms: list[tuple[float, str]], gate: list[tuple[float, bool]]) -> list[tuple[float, str]]:
-    scheduler = TestScheduler()
-    condition = scheduler.create_hot_observable([on_next(t, v) for t, v in gate])
-    source = scheduler.create_hot_observable([on_next(t, event(c, "A", t)) for t, c in alarms])
-    results = scheduler.start(lambda: source.pipe(ops.enable_when(condition, scheduler=scheduler)))
-    return [(t, code_of(e)) for t, e in timed(results.messages)]
+    return run_codes_with_control(
+        lambda control, scheduler: ops.enable_when(control, scheduler=scheduler), alarms, gate)
 
 
 # alarm events in, condition values -> output (time, code)

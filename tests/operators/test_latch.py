@@ -9,21 +9,18 @@ from .support import (
     check_completion_passes,
     check_disposal_releases,
     check_error_passes,
-    code_of,
     event,
     on_error,
     on_next,
+    run_codes_with_control,
     subscribe,
     timed,
 )
 
 
 def run_latch(alarms: list[tuple[float, str]], acks: list[tuple[float, Any]]) -> list[tuple[float, str]]:
-    scheduler = TestScheduler()
-    acknowledge = scheduler.create_hot_observable([on_next(t, device) for t, device in acks])
-    source = scheduler.create_hot_observable([on_next(t, event(c, "A", t)) for t, c in alarms])
-    results = scheduler.start(lambda: source.pipe(ops.latch(acknowledge, scheduler=scheduler)))
-    return [(t, code_of(e)) for t, e in timed(results.messages)]
+    return run_codes_with_control(
+        lambda control, scheduler: ops.latch(control, scheduler=scheduler), alarms, acks)
 
 
 # alarm events in, acknowledgements (time, device) -> output (time, code)
