@@ -18,6 +18,7 @@ import pytest
 import reactivex
 from broker import BROKER, rabbitmqctl
 from kdc import KerberosRealm
+from polling import wait_for
 from reactivex import operators as rxops
 
 import pacsys_rx as prx
@@ -57,13 +58,6 @@ def dmq(simulator: Simulator, vhost: str, kerberos_env: KerberosRealm) -> Iterat
         yield backend
 
 
-def wait_for(condition: object, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_reads_of_every_value_type(dmq: DMQBackend) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from polling import wait_for
 
 import pacsys_rx as prx
 from pacsys_rx.backends._gaps import CONNECTION_LOST
@@ -32,13 +33,6 @@ def dpm(sim: Simulator) -> Iterator[DPMBackend]:
         yield backend
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def gaps(readings: list[Reading]) -> list[Reading]:

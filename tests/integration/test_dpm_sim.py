@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from polling import wait_for
 from reactivex import operators as rxops
 
 import pacsys_rx as prx
@@ -29,13 +30,6 @@ def dpm(sim: Simulator) -> Iterator[DPMBackend]:
         yield backend
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.mark.parametrize(("drf", "value_type", "check"), [

@@ -19,6 +19,7 @@ import jwt
 import pytest
 from broker import BROKER, rabbitmqctl
 from kdc import KerberosRealm
+from polling import wait_until
 from reactivex.scheduler import EventLoopScheduler
 
 import pacsys_rx as prx
@@ -56,12 +57,6 @@ needs_broker = [pytest.mark.rabbitmq, pytest.mark.kerberos]
 # ------------------------------------------------------------------------------------- helpers
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g} s")
-        time.sleep(0.02)
 
 
 def hold(seconds: float) -> None:

@@ -11,6 +11,7 @@ from concurrent import futures
 import grpc
 import jwt
 import pytest
+from polling import wait_until
 from reactivex import operators as ops
 
 import pacsys_rx as prx
@@ -25,7 +26,6 @@ from pacsys_rx.transport import Backoff
 
 SECRET = "integration-test-secret-of-at-least-32-bytes"
 FAST_BACKOFF = Backoff(initial=0.2, maximum=1.0, stable_after=5.0)
-WAIT_S = 10.0
 
 
 def token(secret: str = SECRET, expires_in: float = 300.0, roles: tuple[str, ...] = ("testing",)) -> str:
@@ -34,12 +34,6 @@ def token(secret: str = SECRET, expires_in: float = 300.0, roles: tuple[str, ...
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +131,7 @@ def test_one_shot_read_completes_without_waiting_for_the_server(backend: GRPCBac
 def test_stream_of_100_hz_for_two_seconds(backend: GRPCBackend) -> None:
     collector = Collector()
     subscription = backend.stream("M:OUTTMP@p,10").subscribe(collector.on_next, collector.on_error)
-    wait_for(lambda: len(collector.snapshot()) > 0)
+    wait_until(lambda: len(collector.snapshot()) > 0)
     start = len(collector.snapshot())
     time.sleep(2.0)
     count = len(collector.snapshot()) - start
@@ -153,13 +147,13 @@ def test_two_subscribers_share_one_server_subscription(sim: Simulator, backend: 
     stream = backend.stream("G:AMANDA@p,50")
     one = stream.subscribe(first.on_next)
     two = backend.stream("G:AMANDA.READING@p,50").subscribe(second.on_next)
-    wait_for(lambda: len(first.snapshot()) >= 3 and len(second.snapshot()) >= 3)
+    wait_until(lambda: len(first.snapshot()) >= 3 and len(second.snapshot()) >= 3)
     assert sim.counters("grpc")["read_calls"] == 1 and sim.counters("grpc")["subscriptions"] == 1
     one.dispose()
     time.sleep(0.2)
     assert sim.counters("grpc")["read_calls"] == 1
     two.dispose()
-    wait_for(lambda: sim.counters("grpc")["read_calls"] == 0)
+    wait_until(lambda: sim.counters("grpc")["read_calls"] == 0)
     assert sim.counters("grpc")["subscriptions"] == 0
 
 
@@ -238,11 +232,11 @@ def test_unreachable_server_is_backend_unavailable(sim: Simulator) -> None:
 def test_stream_resumes_after_a_server_restart(sim: Simulator, backend: GRPCBackend) -> None:
     collector = Collector()
     subscription = backend.stream("M:OUTTMP@p,20").subscribe(collector.on_next, collector.on_error)
-    wait_for(lambda: len(collector.snapshot()) >= 5)
+    wait_until(lambda: len(collector.snapshot()) >= 5)
     sim.restart("grpc")
-    wait_for(lambda: any(r.status == CONNECTION_LOST for r in collector.snapshot()))
+    wait_until(lambda: any(r.status == CONNECTION_LOST for r in collector.snapshot()))
     gap_at = next(i for i, r in enumerate(collector.snapshot()) if r.status == CONNECTION_LOST)
-    wait_for(lambda: sum(r.ok for r in collector.snapshot()[gap_at:]) >= 5)
+    wait_until(lambda: sum(r.ok for r in collector.snapshot()[gap_at:]) >= 5)
     subscription.dispose()
     gaps = [r for r in collector.snapshot() if not r.ok]
     assert len(gaps) == 1 and gaps[0].drf == "M:OUTTMP.READING@p,20" and gaps[0].is_error
@@ -253,23 +247,23 @@ def test_stream_resumes_after_a_server_restart(sim: Simulator, backend: GRPCBack
 def test_stream_reconnects_after_dropped_connections(sim: Simulator, backend: GRPCBackend) -> None:
     collector = Collector()
     subscription = backend.stream(["M:OUTTMP@p,20", "G:AMANDA@p,20"]).subscribe(collector.on_next)
-    wait_for(lambda: len(collector.snapshot()) >= 10)
+    wait_until(lambda: len(collector.snapshot()) >= 10)
     sim.drop_connections("grpc")
-    wait_for(lambda: sum(r.status == CONNECTION_LOST for r in collector.snapshot()) == 2)
+    wait_until(lambda: sum(r.status == CONNECTION_LOST for r in collector.snapshot()) == 2)
     count = len(collector.snapshot())
-    wait_for(lambda: sum(r.ok for r in collector.snapshot()[count:]) >= 10)
+    wait_until(lambda: sum(r.ok for r in collector.snapshot()[count:]) >= 10)
     subscription.dispose()
-    wait_for(lambda: sim.counters("grpc")["read_calls"] == 0)
+    wait_until(lambda: sim.counters("grpc")["read_calls"] == 0)
 
 
 def test_close_releases_every_stream(sim: Simulator, endpoint: tuple[str, int]) -> None:
     client = connect(endpoint)
     done: list[bool] = []
     client.stream("M:OUTTMP@p,50").subscribe(on_completed=lambda: done.append(True))
-    wait_for(lambda: sim.counters("grpc")["read_calls"] == 1)
+    wait_until(lambda: sim.counters("grpc")["read_calls"] == 1)
     client.close()
     assert done == [True]
-    wait_for(lambda: sim.counters("grpc")["read_calls"] == 0)
+    wait_until(lambda: sim.counters("grpc")["read_calls"] == 0)
 
 
 def test_a_client_leaving_a_busy_stream_logs_no_server_error(sim: Simulator, backend: GRPCBackend,
@@ -277,10 +271,10 @@ def test_a_client_leaving_a_busy_stream_logs_no_server_error(sim: Simulator, bac
     collector = Collector()
     for _ in range(3):
         subscription = backend.stream([f"Z:BANK{i:03d}@p,1" for i in range(200)]).subscribe(collector.on_next)
-        wait_for(lambda: len(collector.snapshot()) >= 2000)
+        wait_until(lambda: len(collector.snapshot()) >= 2000)
         with caplog.at_level(logging.ERROR, logger="grpc"):
             subscription.dispose()
-            wait_for(lambda: sim.counters("grpc")["read_calls"] == 0)
+            wait_until(lambda: sim.counters("grpc")["read_calls"] == 0)
             time.sleep(0.1)
         collector.items.clear()
     assert [r.getMessage() for r in caplog.records if r.name.startswith("grpc")] == []
