@@ -12,7 +12,7 @@ _BACKENDS = {
     "grpc": ("pacsys_rx.backends.grpc", "GRPCBackend", "DPM/gRPC"),
     "dmq": ("pacsys_rx.backends.dmq", "DMQBackend", "DMQ"),
     "acl": ("pacsys_rx.backends.acl", "ACLBackend", "ACL"),
-    "acl_ssh": ("pacsys_rx.backends.acl_ssh", "ACLSSHBackend", "ACL over SSH"),
+    "acl_ssh": ("pacsys_rx.backends.acl", "ACLSSHBackend", "ACL over SSH"),
 }
 
 

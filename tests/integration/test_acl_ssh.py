@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from reactivex import operators as rxops
 
-from pacsys_rx.backends.acl_ssh import ACLSSHBackend
+from pacsys_rx.backends.acl.ssh import ACLSSHBackend
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable
 from pacsys_rx.model import AcnetStatus, BasicStatus, Reading, ValueType
 from pacsys_rx.protocols.acl import split_lines

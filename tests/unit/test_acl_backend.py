@@ -11,7 +11,7 @@ from reactivex import operators as rxops
 
 import pacsys_rx as prx
 from pacsys_rx.backends.acl import DEFAULT_URL, ACLBackend, ACLScriptBackend, ScriptFailed
-from pacsys_rx.backends.acl_ssh import ACLSSHBackend
+from pacsys_rx.backends.acl.ssh import ACLSSHBackend
 from pacsys_rx.backends.base import Capability
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, NotSupported
 from pacsys_rx.model import AcnetStatus, BasicStatus, Reading

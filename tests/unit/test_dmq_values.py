@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 import pacsys_rx as prx
-from pacsys_rx.backends._dmq_io import FALLBACK_HOST_ADDRESS, host_address
-from pacsys_rx.backends._dmq_values import reading_of, setting_sample, timestamp_of
 from pacsys_rx.backends.dmq import DMQBackend
+from pacsys_rx.backends.dmq.io import FALLBACK_HOST_ADDRESS, host_address
+from pacsys_rx.backends.dmq.values import reading_of, setting_sample, timestamp_of
 from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, ValueType
 from pacsys_rx.protocols import sdd
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from pacsys_rx.backends._dpm_connection import ConnectionLost, DpmConnection, HandshakeRefused
-from pacsys_rx.backends._dpm_jobs import ReadJob, StreamSession
 from pacsys_rx.backends._gaps import CONNECTION_LOST
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink
+from pacsys_rx.backends.dpm.connection import ConnectionLost, DpmConnection, HandshakeRefused
+from pacsys_rx.backends.dpm.jobs import ReadJob, StreamSession
 from pacsys_rx.model import AcnetStatus, Reading
 from pacsys_rx.protocols import pc
 from pacsys_rx.transport import Backoff

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pacsys_rx.backends._dpm_values import Clock, Entry, decode_client_frame, reply_reading, setting_for
+from pacsys_rx.backends.dpm.values import Clock, Entry, decode_client_frame, reply_reading, setting_for
 from pacsys_rx.model import (
     AcnetStatus,
     AnalogAlarm,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, cast
 
-from pacsys_rx.backends._dpm_values import ClientFrame, decode_client_frame
+from pacsys_rx.backends.dpm.values import ClientFrame, decode_client_frame
 from pacsys_rx.errors import BackendUnavailable, ProtocolError
 from pacsys_rx.protocols import pc
 from pacsys_rx.transport import connect_tcp

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import pika
 
-from pacsys_rx.backends._dmq_values import BACKEND, GENERIC_ERROR, client_error, reading_of, status_of
 from pacsys_rx.backends._gaps import Outage, gap_reading
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, ServerSubscription, StreamSink
+from pacsys_rx.backends.dmq.values import BACKEND, GENERIC_ERROR, client_error, reading_of, status_of
 from pacsys_rx.drf import parse_request
 from pacsys_rx.errors import (
     AuthenticationError,
@@ -34,7 +34,7 @@ from pacsys_rx.model import OK, AcnetStatus, WriteResult
 from pacsys_rx.protocols import sdd
 
 if TYPE_CHECKING:
-    from pacsys_rx.backends._dmq_io import DmqIo
+    from pacsys_rx.backends.dmq.io import DmqIo
 
 log = logging.getLogger("pacsys_rx.dmq")
 

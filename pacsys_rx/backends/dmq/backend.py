@@ -16,9 +16,6 @@ from reactivex import abc as rxabc
 from reactivex.disposable import Disposable
 
 from pacsys_rx.auth import KerberosAuth
-from pacsys_rx.backends._dmq_io import DEFAULT_BACKOFF, DmqIo, DmqSettings, host_address
-from pacsys_rx.backends._dmq_jobs import PendingWrite, ReadJob, StreamJob, WriteOp
-from pacsys_rx.backends._dmq_values import setting_sample
 from pacsys_rx.backends.base import (
     Backend,
     Capability,
@@ -28,6 +25,9 @@ from pacsys_rx.backends.base import (
     StreamSink,
     WriteRequest,
 )
+from pacsys_rx.backends.dmq.io import DEFAULT_BACKOFF, DmqIo, DmqSettings, host_address
+from pacsys_rx.backends.dmq.jobs import PendingWrite, ReadJob, StreamJob, WriteOp
+from pacsys_rx.backends.dmq.values import setting_sample
 from pacsys_rx.errors import AuthenticationError
 from pacsys_rx.kerberos import DMQ_SERVICE_PRINCIPAL, check_credentials, service_principal_for
 from pacsys_rx.transport import Backoff, resolve_host, resolve_port

@@ -12,8 +12,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from pacsys_rx.auth import KerberosAuth
-from pacsys_rx.backends._dpm_connection import ConnectionLost, DpmConnection, HandshakeRefused
-from pacsys_rx.backends._dpm_values import (
+from pacsys_rx.backends._gaps import Outage, gap_reading
+from pacsys_rx.backends.health import HealthLink
+from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink, WriteRequest
+from pacsys_rx.backends.dpm.connection import ConnectionLost, DpmConnection, HandshakeRefused
+from pacsys_rx.backends.dpm.values import (
     BACKEND_NAME,
     DATA_REPLIES,
     STATUS,
@@ -26,8 +29,6 @@ from pacsys_rx.backends._dpm_values import (
     setting_for,
     status_reading,
 )
-from pacsys_rx.backends._gaps import Outage, gap_reading
-from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink, WriteRequest
 from pacsys_rx.drf import ImmediateEvent, parse_request
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, ProtocolError
 from pacsys_rx.kerberos import ClientContext, dpm_service_principal
@@ -249,7 +250,9 @@ class StreamSession:
     list restarted). The session ends when every DRF is released.
     """
 
-    def __init__(self, drfs: Sequence[str], sink: StreamSink, connect: Connector, backoff: Backoff) -> None:
+    def __init__(self, drfs: Sequence[str], sink: StreamSink, connect: Connector, backoff: Backoff,
+                 health: HealthLink | None = None) -> None:
+        self._outage = Outage(health)
         self._entries = {i + 1: Entry(drf, parse_request(drf).device) for i, drf in enumerate(drfs)}
         self._sink = sink
         self._connect = connect
@@ -282,12 +285,13 @@ class StreamSession:
 
     def stop(self) -> None:
         self._stopped.set()
+        self._outage.close()
         connection = self._connection
         if connection is not None:
             connection.close()
 
     def _run(self) -> None:
-        outage = Outage()
+        outage = self._outage
         while not self._stopped.is_set():
             try:
                 connection = self._connection = self._connect()
@@ -304,7 +308,7 @@ class StreamSession:
                 if self._stopped.is_set():
                     return
                 log.info("DPM stream connection lost: %s", exc)
-                if outage.begin():
+                if outage.begin(str(exc)):
                     self._report_gap(str(exc))
             except Exception as exc:
                 log.exception("DPM stream failed")
@@ -375,6 +379,7 @@ class StreamSession:
                                         meta=entry.meta))
 
     def _fail(self, error: Exception) -> None:
+        self._outage.close()
         with self._lock:
             drfs = [entry.drf for entry in self._entries.values()]
         self._sink.fail(drfs, error)

@@ -15,8 +15,6 @@ from reactivex import abc as rxabc
 from reactivex.disposable import Disposable
 
 from pacsys_rx.auth import KerberosAuth
-from pacsys_rx.backends._dpm_connection import HEARTBEAT_LIMIT, DpmConnection, SocketTransport, trace_enabled
-from pacsys_rx.backends._dpm_jobs import ReadJob, ReadPool, StreamSession, WriteJob
 from pacsys_rx.backends.base import (
     DEFAULT_TIMEOUT,
     Backend,
@@ -27,6 +25,8 @@ from pacsys_rx.backends.base import (
     StreamSink,
     WriteRequest,
 )
+from pacsys_rx.backends.dpm.connection import HEARTBEAT_LIMIT, DpmConnection, SocketTransport, trace_enabled
+from pacsys_rx.backends.dpm.jobs import ReadJob, ReadPool, StreamSession, WriteJob
 from pacsys_rx.errors import AuthenticationError
 from pacsys_rx.kerberos import check_credentials
 from pacsys_rx.transport import Backoff, resolve_host, resolve_port

@@ -20,8 +20,8 @@ import pika
 from pika.adapters.select_connection import IOLoop
 
 from pacsys_rx.auth import KerberosAuth
-from pacsys_rx.backends._dmq_jobs import Job, WriteOp, WriteSession
-from pacsys_rx.backends._dmq_values import BACKEND, GENERIC_ERROR
+from pacsys_rx.backends.dmq.jobs import Job, WriteOp, WriteSession
+from pacsys_rx.backends.dmq.values import BACKEND, GENERIC_ERROR
 from pacsys_rx.errors import BackendUnavailable
 from pacsys_rx.model import WriteResult
 from pacsys_rx.transport import Backoff
