@@ -5,6 +5,7 @@ from pacsys_rx.model.reading import (
     BasicStatus,
     DeviceMeta,
     DigitalAlarm,
+    GapReading,
     Reading,
     TimedArray,
     Value,
@@ -14,6 +15,6 @@ from pacsys_rx.model.reading import (
 from pacsys_rx.model.status import OK, AcnetStatus
 
 __all__ = [
-    "OK", "AcnetStatus", "AnalogAlarm", "BasicStatus", "DeviceMeta", "DigitalAlarm", "Reading",
+    "OK", "AcnetStatus", "AnalogAlarm", "BasicStatus", "DeviceMeta", "DigitalAlarm", "GapReading", "Reading",
     "TimedArray", "Value", "ValueType", "WriteResult",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 from pacsys_rx.model.status import OK, AcnetStatus
 
@@ -107,7 +107,11 @@ class Reading:
     """One acquisition result for one request; error readings carry a status and no value.
 
     ``drf`` is the request as written for one-shot reads and the canonical DRF for shared streams.
+    ``is_gap`` is True only for a :class:`GapReading` (a lost connection, not a device error).
     """
+
+    is_gap: ClassVar[bool] = False
+    """True when this reading marks a transport gap: the stream's connection was lost."""
 
     drf: str
     device: str
@@ -162,6 +166,27 @@ class Reading:
         return cls(drf, device, None, None, None, timestamp or utc_now(), None, status, backend, None,
                    message or status.describe())
 
+
+class GapReading(Reading):
+    """A transport gap: the stream's connection was lost and readings resume after the reconnect.
+
+    A data-less error reading (status ``ACNET_DISCONNECTED``, ``is_error`` True) that says nothing
+    about the device itself; alarm and health operators tell it from device errors by ``is_gap``.
+    """
+
+    __slots__ = ()
+    is_gap: ClassVar[bool] = True
+
+    @classmethod
+    def of(cls, drf: str, device: str, backend: str, reason: str, *, units: str | None = None,
+           meta: DeviceMeta | None = None, timestamp: datetime | None = None) -> GapReading:
+        """The gap reading of one stream DRF; ``reason`` names the failure."""
+        return cls(drf, device, None, None, units, timestamp or utc_now(), None, CONNECTION_LOST, backend,
+                   meta, f"connection lost, resubscribing: {reason}")
+
+
+CONNECTION_LOST = AcnetStatus.named("ACNET_DISCONNECTED")
+"""Status of every gap reading."""
 
 (_set_drf, _set_device, _set_value, _set_value_type, _set_units, _set_timestamp, _set_cycle, _set_status,
  _set_backend, _set_meta, _set_message) = (getattr(Reading, name).__set__ for name in Reading.__slots__)

@@ -28,6 +28,7 @@ from pacsys_rx.backends.base import (
 from pacsys_rx.backends.dmq.io import DEFAULT_BACKOFF, DmqIo, DmqSettings, host_address
 from pacsys_rx.backends.dmq.jobs import PendingWrite, ReadJob, StreamJob, WriteOp
 from pacsys_rx.backends.dmq.values import setting_sample
+from pacsys_rx.backends.health import ReportsHealth
 from pacsys_rx.errors import AuthenticationError
 from pacsys_rx.kerberos import DMQ_SERVICE_PRINCIPAL, check_credentials, service_principal_for
 from pacsys_rx.transport import Backoff, resolve_host, resolve_port
@@ -41,7 +42,7 @@ PORT_ENV = "PACSYS_DMQ_PORT"
 APP_ID = "pacsys_rx"
 
 
-class DMQBackend(Backend):
+class DMQBackend(ReportsHealth, Backend):
     """Reads, streams and writes through a DMQ server; every operation needs Kerberos (``auth``).
 
     ``host``/``port`` default to ``PACSYS_DMQ_HOST``/``PACSYS_DMQ_PORT``, else appsrv2.fnal.gov:5672.
@@ -111,7 +112,8 @@ class DMQBackend(Backend):
 
     def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
         self._require_auth()
-        job = StreamJob(self._io, drfs, sink)
+        server = f"{self.settings.host}:{self.settings.port}/{self.settings.vhost}"
+        job = StreamJob(self._io, drfs, sink, self.health_board.link(server))
         self._io.submit(lambda: self._io.add(job))
         return job
 

@@ -21,6 +21,7 @@ import pika
 from pacsys_rx.backends._gaps import Outage, gap_reading
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, ServerSubscription, StreamSink
 from pacsys_rx.backends.dmq.values import BACKEND, GENERIC_ERROR, client_error, reading_of, status_of
+from pacsys_rx.backends.health import HealthLink
 from pacsys_rx.drf import parse_request
 from pacsys_rx.errors import (
     AuthenticationError,
@@ -353,11 +354,12 @@ class StreamJob(_ReadingJob, ServerSubscription):
 
     watches_server = True
 
-    def __init__(self, io: DmqIo, drfs: Sequence[str], sink: StreamSink) -> None:
+    def __init__(self, io: DmqIo, drfs: Sequence[str], sink: StreamSink,
+                 health: HealthLink | None = None) -> None:
         super().__init__(io, list(drfs))
         self.sink = sink
         self.live = set(drfs)
-        self.outage = Outage()
+        self.outage = Outage(health)
 
     @property
     def has_work(self) -> bool:
@@ -369,6 +371,7 @@ class StreamJob(_ReadingJob, ServerSubscription):
     def _release(self, drf: str) -> None:
         self.live.discard(drf)
         if not self.live:
+            self.outage.close()
             self.close()
 
     def on_reply(self, key: str, correlation_id: str | None, reply: sdd.Reply) -> None:
@@ -393,13 +396,14 @@ class StreamJob(_ReadingJob, ServerSubscription):
         self.outage.end()
 
     def interrupted(self, reason: str) -> None:
-        if not self.outage.begin():
+        if not self.outage.begin(reason):
             return
         for drf, device in zip(self.requests, self.devices, strict=True):
             if drf in self.live:
                 self.sink.emit(gap_reading(drf, device, BACKEND, reason))
 
     def fail(self, error: PacsysError) -> None:
+        self.outage.close()
         live, self.live = list(self.live), set()
         self.sink.fail(live, error)
         self.close()

@@ -27,6 +27,7 @@ from pacsys_rx.backends.base import (
 )
 from pacsys_rx.backends.dpm.connection import HEARTBEAT_LIMIT, DpmConnection, SocketTransport, trace_enabled
 from pacsys_rx.backends.dpm.jobs import ReadJob, ReadPool, StreamSession, WriteJob
+from pacsys_rx.backends.health import ReportsHealth
 from pacsys_rx.errors import AuthenticationError
 from pacsys_rx.kerberos import check_credentials
 from pacsys_rx.transport import Backoff, resolve_host, resolve_port
@@ -40,7 +41,7 @@ DEFAULT_BACKOFF = Backoff(initial=0.1, maximum=10.0, stable_after=5.0)
 """Stream reconnects: 0.1 s doubling to 10 s, +-20 % jitter, reset after 5 s connected."""
 
 
-class DPMBackend(Backend):
+class DPMBackend(ReportsHealth, Backend):
     """DPM/HTTP: ``read``/``read_many`` (pooled), ``stream`` (reconnecting), ``write`` (Kerberos).
 
     ``host``/``port`` default to ``PACSYS_DPM_HOST``/``PACSYS_DPM_PORT``, else acsys-proxy.fnal.gov:6802.
@@ -108,7 +109,8 @@ class DPMBackend(Backend):
         return Disposable(job.cancel)
 
     def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
-        session = StreamSession(drfs, sink, self._open_stream_connection, self.backoff.fresh())
+        session = StreamSession(drfs, sink, self._open_stream_connection, self.backoff.fresh(),
+                                self.health_board.link(f"{self.host}:{self.port}"))
         with self._lock:
             self._streams.add(session)
         session.start()

@@ -13,7 +13,6 @@ from typing import TypeVar
 
 from pacsys_rx.auth import KerberosAuth
 from pacsys_rx.backends._gaps import Outage, gap_reading
-from pacsys_rx.backends.health import HealthLink
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink, WriteRequest
 from pacsys_rx.backends.dpm.connection import ConnectionLost, DpmConnection, HandshakeRefused
 from pacsys_rx.backends.dpm.values import (
@@ -29,6 +28,7 @@ from pacsys_rx.backends.dpm.values import (
     setting_for,
     status_reading,
 )
+from pacsys_rx.backends.health import HealthLink
 from pacsys_rx.drf import ImmediateEvent, parse_request
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, ProtocolError
 from pacsys_rx.kerberos import ClientContext, dpm_service_principal

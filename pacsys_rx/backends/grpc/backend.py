@@ -35,6 +35,7 @@ from pacsys_rx.backends.base import (
     StreamSink,
     WriteRequest,
 )
+from pacsys_rx.backends.health import ReportsHealth
 from pacsys_rx.drf import Field, Property, parse_request
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, DeviceError, PacsysError
 from pacsys_rx.model import AcnetStatus, DeviceMeta, Reading, TimedArray, ValueType, WriteResult
@@ -394,6 +395,7 @@ class _StreamCall(ServerSubscription):
         self._drfs = tuple(drfs)
         self._sink = sink
         self._live = frozenset(drfs)
+        self._outage = Outage(backend.health_board.link(backend.target))
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._call: Any = None
@@ -407,6 +409,7 @@ class _StreamCall(ServerSubscription):
             if self._live:
                 return
             self._stopped.set()
+            self._outage.close()
             call = self._call
         if call is not None:
             call.cancel()
@@ -444,7 +447,7 @@ class _StreamCall(ServerSubscription):
         backend, emit = self._backend, self._sink.emit
         targets = backend._targets(self._drfs)
         backoff = backend.backoff.fresh()
-        outage = Outage()
+        outage = self._outage
         while True:
             call = self._open()
             if call is None:
@@ -464,6 +467,7 @@ class _StreamCall(ServerSubscription):
                 if _rpc_code(error) not in _RETRYABLE:
                     failure = _request_level_error(backend.target, error) or BackendUnavailable(
                         _failure_text(backend.target, error))
+                    outage.close()
                     self._sink.fail(self._live, failure)
                     return
                 reason = (f"no reply from {backend.target} for {backend.heartbeat_timeout:g} s"
@@ -473,7 +477,7 @@ class _StreamCall(ServerSubscription):
                 reason = f"undecodable reply from {backend.target}: {error}"
             finally:
                 watch.dispose()
-            if outage.begin():
+            if outage.begin(reason):
                 for target in targets:
                     if target.drf in self._live:
                         emit(gap_reading(target.drf, target.device, BACKEND, reason, units=target.units,
@@ -482,7 +486,7 @@ class _StreamCall(ServerSubscription):
                 return
 
 
-class GRPCBackend(Backend):
+class GRPCBackend(ReportsHealth, Backend):
     """DPM over gRPC: reads, streams and (with a JWT) writes; device metadata from DevDB.
 
     ``host``/``port`` default to ``PACSYS_GRPC_HOST``/``PACSYS_GRPC_PORT``, else ``dce08.fnal.gov:50051``.
