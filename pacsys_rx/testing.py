@@ -67,9 +67,10 @@ def value_type_of(value: Value) -> ValueType:
 
 
 class _FakeSubscription(ServerSubscription):
-    def __init__(self, backend: FakeBackend, drfs: Sequence[str]) -> None:
+    def __init__(self, backend: FakeBackend, drfs: Sequence[str], sink: StreamSink) -> None:
         self._backend = backend
         self._live = set(drfs)
+        self.sink = sink
 
     def release(self, drf: str) -> None:
         with self._backend._state_lock:
@@ -78,6 +79,8 @@ class _FakeSubscription(ServerSubscription):
                 self._backend.server_subscriptions[drf] -= 1
                 if not self._backend.server_subscriptions[drf]:
                     del self._backend.server_subscriptions[drf]
+                if not self._live:
+                    self._backend._subscriptions.remove(self)
 
 
 class FakeBackend(Backend):
@@ -90,6 +93,7 @@ class FakeBackend(Backend):
 
     name = "fake"
     capabilities = (Capability.READ | Capability.BATCH | Capability.STREAM | Capability.WRITE)
+    dedicated_stream_threads = True
 
     def __init__(self, values: dict[str, Value] | None = None, *, answer: bool = True,
                  timeout: float = 5.0, scheduler: rxabc.SchedulerBase | None = None) -> None:
@@ -101,7 +105,7 @@ class FakeBackend(Backend):
         self.opened: list[tuple[str, ...]] = []
         self._values: dict[tuple[str, Property], Value] = {}
         self._state_lock = threading.Lock()
-        self._sink: StreamSink | None = None
+        self._subscriptions: list[_FakeSubscription] = []
         for drf, value in (values or {}).items():
             self.set_value(drf, value)
 
@@ -117,8 +121,6 @@ class FakeBackend(Backend):
              timestamp: datetime | None = None, cycle: int | None = None) -> None:
         """Push one reading (or an error status) to the stream subscribers of ``drf``."""
         canonical = parse_request(drf).to_canonical()
-        if self._sink is None:
-            return
         request = parse_request(canonical)
         stamp = timestamp or utc_now()
         if status is not None and status.is_error:
@@ -129,12 +131,24 @@ class FakeBackend(Backend):
             reading = Reading(canonical, request.device, value, value_type_of(value),
                               self.units.get(request.device), stamp, cycle,
                               status or OK, self.name)
-        self._sink.emit(reading)
+        with self._state_lock:
+            sinks = [s.sink for s in self._subscriptions]
+        for sink in sinks:
+            sink.emit(reading)
 
     def fail_streams(self, error: Exception) -> None:
         """Fail every open stream, as a backend does when its retry policy gives up."""
-        if self._sink is not None:
-            self._sink.fail(list(self.server_subscriptions), error)
+        with self._state_lock:
+            sinks = [s.sink for s in self._subscriptions]
+        for sink in sinks:
+            sink.fail(list(self.server_subscriptions), error)
+
+    def complete_streams(self) -> None:
+        """End every open stream on the server side (its subscribers complete)."""
+        with self._state_lock:
+            sinks = [s.sink for s in self._subscriptions]
+        for sink in sinks:
+            sink.complete(list(self.server_subscriptions))
 
     def _reading_for(self, request: ReadRequest) -> Reading:
         parsed = parse_request(request.drf)
@@ -152,7 +166,8 @@ class FakeBackend(Backend):
         return Disposable()
 
     def _start_writes(self, requests: Sequence[WriteRequest], sink: OneShotSink) -> rxabc.DisposableBase:
-        sink.mark_sent()
+        if not sink.mark_sent():
+            return Disposable()
         for request in requests:
             self.writes.append((request.drf, request.value))
             if not self.answer:
@@ -167,9 +182,11 @@ class FakeBackend(Backend):
         return Disposable()
 
     def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
-        self._sink = sink
+        subscription = _FakeSubscription(self, drfs, sink)
         with self._state_lock:
             self.opened.append(tuple(drfs))
             for drf in drfs:
                 self.server_subscriptions[drf] += 1
-        return _FakeSubscription(self, drfs)
+            self._subscriptions.append(subscription)
+        sink.mark_connected()
+        return subscription

@@ -2,19 +2,22 @@
 
 A backend implements three hooks (``_start_reads``, ``_start_writes``, ``_open_stream``) and
 optionally the credential checks ``_check_read_auth``/``_check_write_auth``; this class turns them
-into Observables with:
+into lazy Observables (docs/concepts.md states the contract):
 
-* DRF validation before any network traffic, ``ensure_immediate`` for one-shot reads and the
-  write conversion (READING->SETTING, STATUS->CONTROL, ``@N``) applied once, here;
-* one server-side subscription per canonical DRF, shared by every subscriber and ref-counted:
-  the first subscriber opens it, the last disposal releases it;
-* serialized emission per subscriber (``on_next`` is never called concurrently);
-* a timeout on every one-shot operation (``BackendUnavailable`` when it passes);
-* ``close()`` (and leaving ``with``) completes every open stream and releases its subscription.
+* DRF validation at call time (``DRFError``, the only exception a call raises besides argument
+  ``TypeError``/``ValueError``), ``ensure_immediate`` for one-shot reads and the write conversion
+  (READING->SETTING, STATUS->CONTROL, ``@N``) applied once, here;
+* everything else on subscribe: closed backend, missing capability, credentials and connection
+  failures reach ``on_error``;
+* shared, isolated streams (``pacsys_rx.backends.streams``);
+* a timeout on every one-shot operation (``BackendUnavailable`` when it passes); settings are sent
+  at most once and never after their timeout fired (``OneShotSink.mark_sent``);
+* ``close()`` (and leaving ``with``) completes every open stream and releases its subscription,
+  from any thread.
 
-Schedulers: stream readings are emitted on the backend's I/O thread; one-shot timeouts fire on
-the backend's timer scheduler (one ``EventLoopScheduler`` thread per backend unless one is
-injected). Use ``observe_on`` or ``ops.bounded_buffer`` for heavy work downstream.
+Schedulers: stream readings are emitted on the backend's I/O thread or a delivery thread (see
+``streams``); one-shot timeouts fire on the backend's timer scheduler (one ``EventLoopScheduler``
+thread per backend unless one is injected).
 """
 
 from __future__ import annotations
@@ -33,8 +36,19 @@ from reactivex import abc as rxabc
 from reactivex.disposable import CompositeDisposable, Disposable
 from reactivex.scheduler import EventLoopScheduler
 
+from pacsys_rx.backends.streams import (
+    DEFAULT_HANDOFF,
+    DEFAULT_OVERFLOW,
+    ServerSubscription,
+    StreamHub,
+    StreamSink,
+    SubscriberErrorHook,
+    SubscriberStats,
+    subscribe_stream,
+)
 from pacsys_rx.drf import ensure_immediate, parse_request, prepare_for_write
 from pacsys_rx.errors import BackendClosed, BackendUnavailable, NotSupported, WriteOutcomeUnknown
+from pacsys_rx.flow import Overflow, check_overflow
 from pacsys_rx.model import Reading, Value, WriteResult
 
 DEFAULT_TIMEOUT = 5.0
@@ -87,75 +101,22 @@ class OneShotSink(abc.ABC):
         """The whole operation failed (answers already delivered stay delivered)."""
 
     @abc.abstractmethod
-    def mark_sent(self) -> None:
-        """Settings have left this process: from now on a failure makes their outcome unknown."""
-
-
-class StreamSink(abc.ABC):
-    """Where a backend delivers stream readings; ``reading.drf`` must be the canonical DRF."""
-
-    @abc.abstractmethod
-    def emit(self, reading: Reading) -> None:
-        """Deliver one reading to every subscriber of ``reading.drf``."""
-
-    @abc.abstractmethod
-    def fail(self, drfs: Iterable[str], error: Exception) -> None:
-        """These subscriptions failed beyond the backend's retry policy."""
-
-
-class ServerSubscription(abc.ABC):
-    """A server-side subscription opened by a backend for a group of canonical DRFs."""
-
-    @abc.abstractmethod
-    def release(self, drf: str) -> None:
-        """Stop delivering ``drf``; the subscription closes on the server when none is left."""
-
-
-class _SerializedObserver:
-    """Forwards to an observer under a lock, so that emission from several threads is serialized."""
-
-    __slots__ = ("_lock", "_observer", "_stopped")
-
-    def __init__(self, observer: rxabc.ObserverBase[Any]) -> None:
-        self._observer = observer
-        self._lock = threading.Lock()
-        self._stopped = False
-
-    def on_next(self, item: Any) -> None:
-        with self._lock:
-            if not self._stopped:
-                self._observer.on_next(item)
-
-    def on_error(self, error: Exception) -> None:
-        with self._lock:
-            if not self._stopped:
-                self._stopped = True
-                self._observer.on_error(error)
-
-    def on_completed(self) -> None:
-        with self._lock:
-            if not self._stopped:
-                self._stopped = True
-                self._observer.on_completed()
-
-
-class _SharedStream:
-    """Subscribers of one canonical DRF and the server-side subscription that feeds them."""
-
-    __slots__ = ("observers", "subscription")
-
-    def __init__(self) -> None:
-        self.observers: tuple[_SerializedObserver, ...] = ()
-        self.subscription: ServerSubscription | None = None
+    def mark_sent(self) -> bool:
+        """Call right before sending settings: True means send (from now on a failure makes their outcome
+        unknown); False means the operation already ended (timed out, disposed): send nothing."""
 
 
 class _OneShot(OneShotSink):
-    """Collects the answers of one read or write and ends the Observable when all arrived."""
+    """Collects the answers of one read or write and ends the Observable when all arrived.
+
+    Answers may arrive on several threads at once: each is emitted under the lock, so none can
+    follow the completion (or be lost behind it).
+    """
 
     def __init__(self, observer: rxabc.ObserverBase[Any], count: int, what: str) -> None:
-        self._observer = _SerializedObserver(observer)
+        self._observer = observer
         self._pending = set(range(count))
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._sent = False
         self._what = what
         self.timer: rxabc.DisposableBase = Disposable()
@@ -165,9 +126,9 @@ class _OneShot(OneShotSink):
             if index not in self._pending:
                 return
             self._pending.discard(index)
-            last = not self._pending
-        self._observer.on_next(item)
-        if last:
+            self._observer.on_next(item)
+            if self._pending:
+                return
             self.timer.dispose()
             self._observer.on_completed()
 
@@ -179,39 +140,18 @@ class _OneShot(OneShotSink):
             if self._sent and isinstance(error, BackendUnavailable) and not isinstance(
                     error, WriteOutcomeUnknown):
                 error = WriteOutcomeUnknown(f"{error}; the settings were sent, their outcome is unknown")
-        self.timer.dispose()
-        self._observer.on_error(error)
+            self.timer.dispose()
+            self._observer.on_error(error)
 
-    def mark_sent(self) -> None:
+    def mark_sent(self) -> bool:
         with self._lock:
+            if not self._pending:
+                return False
             self._sent = True
+            return True
 
     def time_out(self, timeout: float) -> None:
         self.fail(BackendUnavailable(f"{self._what} timed out after {timeout:g} s"))
-
-
-class _Router(StreamSink):
-    """Routes readings from the backend to the subscribers of each canonical DRF."""
-
-    def __init__(self, shared: dict[str, _SharedStream], lock: threading.RLock) -> None:
-        self._shared = shared
-        self._lock = lock
-
-    def emit(self, reading: Reading) -> None:
-        entry = self._shared.get(reading.drf)
-        if entry is not None:
-            for observer in entry.observers:
-                observer.on_next(reading)
-
-    def fail(self, drfs: Iterable[str], error: Exception) -> None:
-        failed: list[_SerializedObserver] = []
-        with self._lock:
-            for drf in drfs:
-                entry = self._shared.pop(drf, None)
-                if entry is not None:
-                    failed.extend(entry.observers)
-        for observer in dict.fromkeys(failed):
-            observer.on_error(error)
 
 
 class Backend(abc.ABC):
@@ -219,19 +159,22 @@ class Backend(abc.ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capability]
+    dedicated_stream_threads: ClassVar[bool] = False
+    """Each server subscription delivers on its own thread (a subscriber alone on it is called directly)."""
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT,
                  scheduler: rxabc.SchedulerBase | None = None) -> None:
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.timeout = float(timeout)
-        """Seconds a one-shot operation may take before it fails with ``BackendUnavailable``."""
+        """Seconds a one-shot operation may take, and a new stream may take to connect, before it fails
+        with ``BackendUnavailable``."""
         self._lock = threading.RLock()
-        self._shared: dict[str, _SharedStream] = {}
-        self._router = _Router(self._shared, self._lock)
         self._own_scheduler = scheduler is None
         self._scheduler = scheduler
         self._closed = False
+        self._streams_hub = StreamHub(self.name, self._open_stream, self._schedule, self.timeout,
+                                      self.dedicated_stream_threads)
 
     # ----------------------------------------------------------------- hooks for subclasses
 
@@ -240,11 +183,13 @@ class Backend(abc.ABC):
         """Send one-shot reads; deliver one ``Reading`` per request index (error readings too)."""
 
     def _start_writes(self, requests: Sequence[WriteRequest], sink: OneShotSink) -> rxabc.DisposableBase:
-        """Send settings; deliver one ``WriteResult`` per request index."""
+        """Send settings; deliver one ``WriteResult`` per request index. Send only if ``sink.mark_sent()``
+        returned True (False: the operation already timed out or was disposed)."""
         raise NotSupported(f"the {self.name} backend cannot write")
 
     def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
-        """Open one server-side subscription for these canonical DRFs, delivering to ``sink``."""
+        """Open one server-side subscription for these canonical DRFs, delivering to ``sink``; call
+        ``sink.mark_connected()`` once the server accepted it. No blocking I/O here."""
         raise NotSupported(f"the {self.name} backend cannot stream")
 
     def _check_read_auth(self) -> None:
@@ -254,7 +199,8 @@ class Backend(abc.ABC):
         """Raise ``AuthenticationError`` when this backend lacks the credentials for writing."""
 
     def _close_transport(self) -> None:
-        """Release connections; called once by ``close`` after every stream was released."""
+        """Release connections; called once by ``close`` after every stream was released. Must return
+        without waiting for a thread that may be the caller (``close`` runs from callbacks too)."""
 
     # ------------------------------------------------------------------------- public API
 
@@ -264,12 +210,9 @@ class Backend(abc.ABC):
 
     def read_many(self, drfs: Iterable[str], timeout: float | None = None) -> Observable[Reading]:
         """One reading per DRF, in arrival order, then completion; the timeout covers the batch."""
-        self._check_open()
         texts = _drf_list(drfs)
         requests = [ReadRequest(i, text, ensure_immediate(text)) for i, text in enumerate(texts)]
-        if requests:
-            self._check_read_auth()
-        return self._one_shot(requests, self._start_reads, timeout, f"{self.name} read")
+        return self._one_shot(requests, self._start_reads, self._check_readable, timeout, f"{self.name} read")
 
     def write(self, drf: str, value: Value, timeout: float | None = None) -> Observable[WriteResult]:
         """The acknowledgement of one setting (the DRF converted for writing), then completion."""
@@ -277,34 +220,28 @@ class Backend(abc.ABC):
 
     def write_many(self, settings: Iterable[tuple[str, Value]],
                    timeout: float | None = None) -> Observable[WriteResult]:
-        """One acknowledgement per setting, then completion. Credentials are checked first."""
-        self._check_open()
-        if Capability.WRITE not in self.capabilities:
-            raise NotSupported(f"the {self.name} backend is read-only; write through dpm, grpc or dmq")
+        """One acknowledgement per setting, then completion. Credentials are checked on subscribe."""
         requests = [WriteRequest(i, prepare_for_write(_check_drf(drf)), value)
                     for i, (drf, value) in enumerate(_setting_pairs(settings))]
-        if requests:
-            self._check_write_auth()
-        return self._one_shot(requests, self._start_writes, timeout, f"{self.name} write")
+        return self._one_shot(requests, self._start_writes, self._check_writable, timeout,
+                              f"{self.name} write")
 
-    def stream(self, drfs: str | Iterable[str]) -> Observable[Reading]:
+    def stream(self, drfs: str | Iterable[str], *, maxsize: int = DEFAULT_HANDOFF,
+               overflow: Overflow = DEFAULT_OVERFLOW) -> Observable[Reading]:
         """Readings of every DRF until disposed; shared with other subscribers of the same DRF.
 
-        Readings carry the canonical DRF in ``drf``. Emitted on the backend's I/O thread.
+        Readings carry the canonical DRF in ``drf``. Each subscriber has its own hand-off of
+        ``maxsize`` readings with the ``overflow`` policy (see docs/concepts.md).
         """
-        self._check_open()
-        if Capability.STREAM not in self.capabilities:
-            raise NotSupported(f"the {self.name} backend cannot stream; stream from dpm, grpc or dmq")
+        check_overflow(maxsize, overflow)
         canonical = list(dict.fromkeys(parse_request(t).to_canonical() for t in _drf_list(drfs)))
         if not canonical:
             raise ValueError("drfs must name at least one DRF to stream")
-        self._check_read_auth()
 
         def subscribe(observer: rxabc.ObserverBase[Reading],
                       _: rxabc.SchedulerBase | None = None) -> rxabc.DisposableBase:
-            serialized = _SerializedObserver(observer)
-            self._attach(canonical, serialized)
-            return Disposable(lambda: self._detach(canonical, serialized))
+            return subscribe_stream(self._streams_hub, canonical, observer, self._check_streamable,
+                                    maxsize, overflow)
 
         return reactivex.create(subscribe)
 
@@ -312,24 +249,34 @@ class Backend(abc.ABC):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def subscriber_error_hook(self) -> SubscriberErrorHook | None:
+        """Called with ``(drf, exception)`` when a stream subscriber's callback raised (it is then
+        unsubscribed; the others continue). The exception is logged on ``pacsys_rx.streams`` either way."""
+        return self._streams_hub.error_hook
+
+    @subscriber_error_hook.setter
+    def subscriber_error_hook(self, hook: SubscriberErrorHook | None) -> None:
+        self._streams_hub.error_hook = hook
+
     def subscription_count(self) -> int:
         """How many canonical DRFs currently hold a server-side subscription."""
-        with self._lock:
-            return len(self._shared)
+        return len(self._streams_hub)
+
+    def stream_stats(self) -> list[SubscriberStats]:
+        """The hand-off counters of every current stream subscriber."""
+        return self._streams_hub.stats()
 
     def close(self) -> None:
-        """Complete every open stream, release its server-side subscription, close the transport."""
+        """Complete every open stream, release its server-side subscription, close the transport.
+
+        Returns from any thread, including from inside a callback of this backend.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            entries = list(self._shared.items())
-            self._shared.clear()
-        for drf, entry in entries:
-            for observer in entry.observers:
-                observer.on_completed()
-            if entry.subscription is not None:
-                entry.subscription.release(drf)
+        self._streams_hub.close()
         self._close_transport()
         if self._own_scheduler and isinstance(self._scheduler, EventLoopScheduler):
             self._scheduler.dispose()
@@ -347,6 +294,22 @@ class Backend(abc.ABC):
         if self._closed:
             raise BackendClosed(f"the {self.name} backend is closed")
 
+    def _check_readable(self) -> None:
+        self._check_open()
+        self._check_read_auth()
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if Capability.WRITE not in self.capabilities:
+            raise NotSupported(f"the {self.name} backend is read-only; write through dpm, grpc or dmq")
+        self._check_write_auth()
+
+    def _check_streamable(self) -> None:
+        self._check_open()
+        if Capability.STREAM not in self.capabilities:
+            raise NotSupported(f"the {self.name} backend cannot stream; stream from dpm, grpc or dmq")
+        self._check_read_auth()
+
     def _timer(self) -> rxabc.SchedulerBase:
         with self._lock:
             if self._scheduler is None:
@@ -355,19 +318,28 @@ class Backend(abc.ABC):
                         target=target, name=f"pacsys-rx-{self.name}-timer", daemon=True))
             return self._scheduler
 
+    def _schedule(self, seconds: float, action: Callable[[], None]) -> rxabc.DisposableBase:
+        if self._closed:
+            return Disposable()
+        return self._timer().schedule_relative(seconds, lambda *_: action())
+
     def _one_shot(self, requests: Sequence[Any],
                   start: Callable[[Sequence[Any], OneShotSink], rxabc.DisposableBase],
-                  timeout: float | None, what: str) -> Observable[Any]:
-        if not requests:
-            return reactivex.empty()
+                  check: Callable[[], None], timeout: float | None, what: str) -> Observable[Any]:
         limit = self.timeout if timeout is None else timeout
         if not isinstance(limit, (int, float)) or isinstance(limit, bool) or not limit > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if not requests:
+            return reactivex.empty()
 
         def subscribe(observer: rxabc.ObserverBase[Any],
                       _: rxabc.SchedulerBase | None = None) -> rxabc.DisposableBase:
-            self._check_open()
             sink = _OneShot(observer, len(requests), what)
+            try:
+                check()
+            except Exception as error:
+                sink.fail(error)
+                return Disposable()
             sink.timer = self._timer().schedule_relative(limit, lambda *_: sink.time_out(limit))
             try:
                 operation = start(requests, sink)
@@ -377,48 +349,6 @@ class Backend(abc.ABC):
             return CompositeDisposable(operation, sink.timer)
 
         return reactivex.create(subscribe)
-
-    def _attach(self, drfs: Sequence[str], observer: _SerializedObserver) -> None:
-        with self._lock:
-            self._check_open()
-            to_open = []
-            for drf in drfs:
-                entry = self._shared.get(drf)
-                if entry is None:
-                    entry = self._shared[drf] = _SharedStream()
-                    to_open.append(drf)
-                entry.observers = (*entry.observers, observer)
-            if not to_open:
-                return
-            try:
-                subscription = self._open_stream(to_open, self._router)
-            except Exception:
-                for drf in drfs:
-                    self._remove_observer(drf, observer)
-                raise
-            for drf in to_open:
-                self._shared[drf].subscription = subscription
-
-    def _detach(self, drfs: Sequence[str], observer: _SerializedObserver) -> None:
-        released: list[tuple[str, ServerSubscription]] = []
-        with self._lock:
-            for drf in drfs:
-                subscription = self._remove_observer(drf, observer)
-                if subscription is not None:
-                    released.append((drf, subscription))
-        for drf, subscription in released:
-            subscription.release(drf)
-
-    def _remove_observer(self, drf: str, observer: _SerializedObserver) -> ServerSubscription | None:
-        """Drop one observer; returns the subscription to release when it was the last one."""
-        entry = self._shared.get(drf)
-        if entry is None:
-            return None
-        entry.observers = tuple(o for o in entry.observers if o is not observer)
-        if entry.observers:
-            return None
-        del self._shared[drf]
-        return entry.subscription
 
 
 def _check_drf(drf: object) -> str:

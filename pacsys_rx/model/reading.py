@@ -112,6 +112,8 @@ class Reading:
 
     is_gap: ClassVar[bool] = False
     """True when this reading marks a transport gap: the stream's connection was lost."""
+    is_replayed: ClassVar[bool] = False
+    """True when a shared stream handed this (earlier) reading to a subscriber that joined late."""
 
     drf: str
     device: str
