@@ -184,9 +184,9 @@ def test_no_credentials_give_authentication_error(simulator: Simulator, vhost: s
         with pytest.raises(prx.AuthenticationError, match="Kerberos"):
             anonymous.read("M:OUTTMP").run()
         with pytest.raises(prx.AuthenticationError):
-            anonymous.write("Z:ACLTST", 1.0)
+            anonymous.write("Z:ACLTST", 1.0).run()
         with pytest.raises(prx.AuthenticationError):
-            anonymous.stream("M:OUTTMP@p,100")
+            anonymous.stream("M:OUTTMP@p,100").run()
     kerberos_env.kdestroy()
     with prx.dmq(BROKER[0], BROKER[1], vhost, auth=prx.KerberosAuth(), timeout=2.0) as no_ticket, \
             pytest.raises(prx.AuthenticationError, match="kinit"):

@@ -201,7 +201,7 @@ def test_missing_token_fails_before_any_traffic(endpoint: tuple[str, int],
         calls: list[object] = []
         monkeypatch.setattr(client._stub.Set, "future", lambda *a, **k: calls.append(a))
         with pytest.raises(AuthenticationError):
-            client.write("Z:ACLTST", 1.0)
+            client.write("Z:ACLTST", 1.0).run()
         assert calls == []
 
 

@@ -198,9 +198,9 @@ def test_bad_urls(url: str) -> None:
 def test_stream_and_write_are_not_supported() -> None:
     with ACLBackend("http://127.0.0.1:1/cgi-bin/acl.pl") as backend:
         with pytest.raises(NotSupported, match="dpm, grpc or dmq"):
-            backend.stream("M:OUTTMP@p,1000")
+            backend.stream("M:OUTTMP@p,1000").run()
         with pytest.raises(NotSupported, match="dpm, grpc or dmq"):
-            backend.write("Z:ACLTST", 1.0)
+            backend.write("Z:ACLTST", 1.0).run()
 
 
 def test_url_is_built_with_the_cgi_rules() -> None:

@@ -120,7 +120,6 @@ class ACLScriptBackend(Backend):
         ``pacsys_rx.protocols.acl.error_message``). An interpreter failure or a timeout is an
         Observable error (``BackendUnavailable``).
         """
-        self._check_open()
         commands = split_script(script)
         if not commands:
             raise ValueError("the ACL script is empty")
@@ -136,7 +135,7 @@ class ACLScriptBackend(Backend):
             self._submit(sink, operation, lambda: sink.deliver(0, self._execute(commands)))
             return Disposable(operation.cancel)
 
-        return self._one_shot([script], start, timeout, f"{self.name} execute")
+        return self._one_shot([script], start, self._check_open, timeout, f"{self.name} execute")
 
     def _execute(self, commands: Sequence[str]) -> str:
         try:

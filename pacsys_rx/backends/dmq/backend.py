@@ -25,8 +25,9 @@ from pacsys_rx.backends.base import (
     StreamSink,
     WriteRequest,
 )
-from pacsys_rx.backends.dmq.io import DEFAULT_BACKOFF, DmqIo, DmqSettings, host_address
+from pacsys_rx.backends.dmq.io import DmqIo, host_address
 from pacsys_rx.backends.dmq.jobs import PendingWrite, ReadJob, StreamJob, WriteOp
+from pacsys_rx.backends.dmq.settings import DEFAULT_BACKOFF, DmqSettings
 from pacsys_rx.backends.dmq.values import setting_sample
 from pacsys_rx.backends.health import ReportsHealth
 from pacsys_rx.errors import AuthenticationError

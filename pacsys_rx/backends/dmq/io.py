@@ -1,38 +1,38 @@
 """The DMQ client's I/O thread: one pika ``SelectConnection`` re-established with capped backoff.
 
 Every pika object is used on this thread only; other threads hand work over with :meth:`DmqIo.submit`.
-The jobs (``_dmq_jobs``) register here; the periodic tick publishes their ``H`` heartbeats, watches
-the server's ``Q`` heartbeats, expires idle write sessions and restarts interrupted jobs.
+The jobs (``jobs``) register here; the periodic tick publishes their ``H`` heartbeats, watches
+the server's ``Q`` heartbeats, expires idle write sessions and restarts interrupted jobs. Kerberos
+context creation (which may wait on the KDC) runs on a separate GSS thread, never on this one.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import socket
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pika
 from pika.adapters.select_connection import IOLoop
 
-from pacsys_rx.auth import KerberosAuth
 from pacsys_rx.backends.dmq.jobs import Job, WriteOp, WriteSession
+from pacsys_rx.backends.dmq.settings import DEFAULT_BACKOFF, DmqSettings
 from pacsys_rx.backends.dmq.values import BACKEND, GENERIC_ERROR
 from pacsys_rx.errors import BackendUnavailable
 from pacsys_rx.model import WriteResult
-from pacsys_rx.transport import Backoff
 
 log = logging.getLogger("pacsys_rx.dmq")
 
 FERMILAB_PREFIXES = ((0x83E10000, 16), (0xC0BED800, 22), (0xC631D000, 24))
 """131.225.0.0/16, 192.190.216.0/22 and 198.49.208.0/24."""
 FALLBACK_HOST_ADDRESS = bytes((131, 225, 142, 68))
-DEFAULT_BACKOFF = Backoff(initial=0.2, maximum=5.0, stable_after=5.0)
-"""Broker reconnects: 0.2 s doubling to 5 s, +-20 % jitter, reset after 5 s connected."""
+
+__all__ = ["DEFAULT_BACKOFF", "DmqIo", "DmqSettings", "host_address"]
 
 
 def host_address(probe: tuple[str, int] = ("131.225.142.68", 5672)) -> bytes:
@@ -47,29 +47,6 @@ def host_address(probe: tuple[str, int] = ("131.225.142.68", 5672)) -> bytes:
     if any(number >> (32 - bits) == prefix >> (32 - bits) for prefix, bits in FERMILAB_PREFIXES):
         return address
     return FALLBACK_HOST_ADDRESS
-
-
-@dataclass(frozen=True)
-class DmqSettings:
-    """Everything the I/O thread and the jobs need to know about the broker, the server and the user."""
-
-    host: str
-    port: int
-    vhost: str
-    username: str
-    password: str
-    auth: KerberosAuth | None
-    service_principal: str
-    app_id: str
-    connection_name: str
-    host_address: bytes
-    amqp_heartbeat: int = 15
-    blocked_timeout: float = 10.0
-    job_heartbeat: float = 5.0
-    server_silence: float = 30.0
-    session_idle: float = 600.0
-    max_sessions: int = 1024
-    backoff: Backoff = DEFAULT_BACKOFF
 
 
 class DmqIo:
@@ -88,8 +65,11 @@ class DmqIo:
         self._closing = False
         self._stopped = threading.Event()
         self._submit_lock = threading.Lock()
+        self._gss_work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._gss_thread = threading.Thread(target=self._run_gss, name="pacsys-rx-dmq-gss", daemon=True)
         self._thread = threading.Thread(target=self._run, name=f"pacsys-rx-dmq-{settings.connection_name}",
                                         daemon=True)
+        self._gss_thread.start()
         self._thread.start()
 
     # ------------------------------------------------------------------ any thread
@@ -100,10 +80,28 @@ class DmqIo:
             if not self._stopped.is_set():
                 self.ioloop.add_callback_threadsafe(work)
 
+    def off_thread(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """Run blocking ``work`` (GSS) on the GSS thread, then ``then(result or exception)`` on this one."""
+        def run() -> None:
+            try:
+                result = work()
+            except Exception as error:
+                result = error
+            self.submit(lambda: then(result))
+
+        self._gss_work.put(run)
+
     def close(self, timeout: float) -> None:
-        """Drop every job (``D``), close the connection and stop the thread (waits at most ``timeout``)."""
+        """Drop every job (``D``), close the connection and stop the threads (waits at most ``timeout``,
+        and not at all when called on the I/O thread itself, e.g. from a callback)."""
         self.submit(self._shutdown)
-        self._thread.join(timeout)
+        self._gss_work.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def _run_gss(self) -> None:
+        while (work := self._gss_work.get()) is not None:
+            work()
 
     # ------------------------------------------------------------------ I/O thread
 

@@ -12,14 +12,15 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pika
 
 from pacsys_rx.backends._gaps import Outage, gap_reading
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, ServerSubscription, StreamSink
+from pacsys_rx.backends.dmq.settings import DmqSettings
 from pacsys_rx.backends.dmq.values import BACKEND, GENERIC_ERROR, client_error, reading_of, status_of
 from pacsys_rx.backends.health import HealthLink
 from pacsys_rx.drf import parse_request
@@ -33,9 +34,6 @@ from pacsys_rx.errors import (
 from pacsys_rx.kerberos import ClientContext, dmq_signed_bytes
 from pacsys_rx.model import OK, AcnetStatus, WriteResult
 from pacsys_rx.protocols import sdd
-
-if TYPE_CHECKING:
-    from pacsys_rx.backends.dmq.io import DmqIo
 
 log = logging.getLogger("pacsys_rx.dmq")
 
@@ -54,12 +52,35 @@ def _job_failure(reply: sdd.ErrorSample) -> PacsysError:
     return BackendUnavailable(text)
 
 
+class JobHost(Protocol):
+    """What a job needs from the I/O thread that runs it (``io.DmqIo``); every call is made on it."""
+
+    settings: DmqSettings
+    connection: Any
+
+    @property
+    def sessions(self) -> MutableMapping[str, WriteSession]:
+        """The cached write sessions by init DRF."""
+
+    def submit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` on the I/O thread (from any thread)."""
+
+    def off_thread(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """Run blocking ``work`` elsewhere, then ``then(result or exception)`` on the I/O thread."""
+
+    def forget(self, job: Job) -> None:
+        """The job is closed."""
+
+    def start_when_connected(self, job: Job) -> None:
+        """Start an idle job now, or once the connection is open."""
+
+
 class Job:
     """Channel setup, INIT, delivery dispatch, heartbeats and teardown shared by every job."""
 
     init_class: type[sdd.ReadingRequest] | type[sdd.SettingRequest] = sdd.ReadingRequest
 
-    def __init__(self, io: DmqIo, requests: list[str]) -> None:
+    def __init__(self, io: JobHost, requests: list[str]) -> None:
         self.io = io
         self.requests = requests
         self.channel: Any = None
@@ -88,20 +109,34 @@ class Job:
     # ------------------------------------------------------------------ set-up
 
     def start(self, connection: Any) -> None:
-        """Create the GSS context and the channel; the rest of the set-up follows in callbacks."""
-        settings = self.io.settings
+        """Create the GSS context (off the I/O thread: it may wait on the KDC), then the channel."""
         self.dispose_orphan(connection)
         self.started = True
         self.consuming = False
-        try:
-            if settings.auth is None:
-                raise AuthenticationError("DMQ needs Kerberos credentials for every operation")
-            self.context = ClientContext(settings.auth, settings.service_principal)
-            token = self.context.step(None) or b""
-        except AuthenticationError as error:
-            self.started = False
-            self.fail(error)
+        self.io.off_thread(self._new_context, lambda result: self._open_channel(connection, result))
+
+    def _new_context(self) -> tuple[ClientContext, bytes]:
+        settings = self.io.settings
+        if settings.auth is None:
+            raise AuthenticationError("DMQ needs Kerberos credentials for every operation")
+        context = ClientContext(settings.auth, settings.service_principal)
+        return context, context.step(None) or b""
+
+    def _open_channel(self, connection: Any, result: tuple[ClientContext, bytes] | Exception) -> None:
+        """Back on the I/O thread with the GSS context: open the channel; the rest follows in callbacks."""
+        if self.closed:
             return
+        if connection is not self.io.connection:  # lost while the context was made: start over
+            self.started = False
+            if self.has_work and self.io.connection is not None:
+                self.start(self.io.connection)
+            return
+        if isinstance(result, Exception):
+            self.started = False
+            self.fail(result if isinstance(result, PacsysError) else AuthenticationError(str(result)))
+            return
+        settings = self.io.settings
+        self.context, token = result
         self.exchange = str(uuid.uuid4())
         self.init_id = str(uuid.uuid4())
         body = sdd.encode_message(self.init_class(list(self.requests)))
@@ -285,7 +320,7 @@ def _indices_by_string(requests: Sequence[str]) -> dict[str, list[int]]:
 class _ReadingJob(Job):
     """Resolves replies to request indices (dmq.md §4.2): ``ref_id`` first, then the routing key."""
 
-    def __init__(self, io: DmqIo, requests: list[str]) -> None:
+    def __init__(self, io: JobHost, requests: list[str]) -> None:
         super().__init__(io, requests)
         self.by_string = _indices_by_string(requests)
         self.devices = [parse_request(text).device for text in requests]
@@ -302,7 +337,7 @@ class _ReadingJob(Job):
 class ReadJob(_ReadingJob):
     """A one-shot read of several DRFs; closes itself when every index has its reading."""
 
-    def __init__(self, io: DmqIo, requests: Sequence[ReadRequest], sink: OneShotSink) -> None:
+    def __init__(self, io: JobHost, requests: Sequence[ReadRequest], sink: OneShotSink) -> None:
         super().__init__(io, [request.wire_drf for request in requests])
         self.entries = list(requests)
         self.sink = sink
@@ -354,7 +389,7 @@ class StreamJob(_ReadingJob, ServerSubscription):
 
     watches_server = True
 
-    def __init__(self, io: DmqIo, drfs: Sequence[str], sink: StreamSink,
+    def __init__(self, io: JobHost, drfs: Sequence[str], sink: StreamSink,
                  health: HealthLink | None = None) -> None:
         super().__init__(io, list(drfs))
         self.sink = sink
@@ -394,6 +429,7 @@ class StreamJob(_ReadingJob, ServerSubscription):
 
     def on_pending(self) -> None:
         self.outage.end()
+        self.sink.mark_connected()
 
     def interrupted(self, reason: str) -> None:
         if not self.outage.begin(reason):
@@ -438,7 +474,7 @@ class WriteSession(Job):
     init_class = sdd.SettingRequest
     watches_server = True
 
-    def __init__(self, io: DmqIo, drf: str) -> None:
+    def __init__(self, io: JobHost, drf: str) -> None:
         super().__init__(io, [drf])
         self.drf = drf
         self.routing_key = f"S.{drf}"
@@ -482,8 +518,8 @@ class WriteSession(Job):
         assert self.context is not None
         while self.queued and self.consuming:
             entry = self.queued.popleft()
-            if entry.op.cancelled:
-                continue
+            if entry.op.cancelled or not entry.op.sink.mark_sent():
+                continue  # timed out or disposed before sending: never sent
             body = sdd.encode_message(replace(entry.sample, time=int(time.time() * 1000)))
             entry.message_id = str(uuid.uuid4())
             signature = self.context.get_mic(dmq_signed_bytes(
@@ -493,7 +529,6 @@ class WriteSession(Job):
                 "signature": signature, "host-address": settings.host_address})
             self.channel.basic_publish(self.exchange, self.routing_key, body, properties)
             self.sent.append(entry)
-            entry.op.sink.mark_sent()
         self.last_used = time.monotonic()
 
     def on_reply(self, key: str, correlation_id: str | None, reply: sdd.Reply) -> None:

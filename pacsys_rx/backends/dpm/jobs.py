@@ -27,6 +27,7 @@ from pacsys_rx.backends.dpm.values import (
     scalar_reading,
     setting_for,
     status_reading,
+    stream_readings,
 )
 from pacsys_rx.backends.health import HealthLink
 from pacsys_rx.drf import ImmediateEvent, parse_request
@@ -300,6 +301,7 @@ class StreamSession:
                     return
                 self._backoff.connected()
                 outage.end()
+                self._sink.mark_connected()
                 self._serve(connection)
             except (HandshakeRefused, ProtocolError) as exc:
                 self._fail(exc)
@@ -356,7 +358,8 @@ class StreamSession:
         if isinstance(message, DATA_REPLIES):
             entry = self._entries.get(message.ref_id)
             if entry is not None:
-                self._sink.emit(reply_reading(entry, message, self.clock))
+                for reading in stream_readings(entry, message, self.clock):
+                    self._sink.emit(reading)
         elif isinstance(message, pc.DeviceInfoReply):
             entry = self._entries.get(message.ref_id)
             if entry is not None:
@@ -441,7 +444,8 @@ class WriteJob(Cancellable):
         settings = [s for s in self._settings if s.ref_id not in own]
         replies: dict[int, int] = {}
         if settings:
-            self.sink.mark_sent()
+            if self.cancelled or not self.sink.mark_sent():
+                return  # timed out or disposed before sending: nothing is sent
             self._sent = True
             connection.send(_apply_settings(principal, list_id, settings))
             reply = self._await(connection, pc.ApplySettingsReply)

@@ -199,6 +199,20 @@ def reply_reading(entry: Entry, reply: DataReply, clock: Clock) -> Reading:
                    BACKEND_NAME, entry.meta, None)
 
 
+def stream_readings(entry: Entry, reply: DataReply, clock: Clock) -> list[Reading]:
+    """The Readings a stream delivers for a data reply: one per sample of a timed array (a Fast Time
+    Plot or logger chunk; each sample at its own time, 0 micros meaning the reply's time), else one."""
+    reading = reply_reading(entry, reply, clock)
+    if not isinstance(reply, pc.TimedScalarArrayReply) or reading.value is None:
+        return [reading]
+    return [
+        Reading(entry.drf, entry.device, value, ValueType.SCALAR, entry.units,
+                _EPOCH + timedelta(microseconds=micros) if micros else reading.timestamp, reply.cycle,
+                reading.status, BACKEND_NAME, entry.meta, None)
+        for value, micros in zip(reply.data, reply.micros, strict=True)
+    ]
+
+
 # ------------------------------------------------------------------------------------------- settings
 
 Setting = Union[pc.RawSetting, pc.ScaledSetting, pc.TextSetting]

@@ -458,8 +458,12 @@ class _StreamCall(ServerSubscription):
                 for data in call:
                     self._last_reply = time.monotonic()
                     outage.end()
+                    self._sink.mark_connected()
                     for reading in decode_stream_reply(data, targets, self._live):
                         emit(reading)
+                if not self._stopped.is_set():
+                    outage.close()
+                    self._sink.complete(self._live)  # the server ended the call: its streams complete
                 return
             except grpc.RpcError as error:
                 if self._stopped.is_set():
@@ -504,6 +508,7 @@ class GRPCBackend(ReportsHealth, Backend):
     name = "grpc"
     capabilities = (Capability.READ | Capability.BATCH | Capability.STREAM | Capability.WRITE
                     | Capability.AUTH_JWT)
+    dedicated_stream_threads = True
 
     def __init__(
         self, host: str | None = None, port: int | str | None = None, auth: JWTAuth | None = None,
@@ -603,7 +608,8 @@ class GRPCBackend(ReportsHealth, Backend):
                 sink.deliver(request.index, WriteResult(request.drf, GENERIC_ERROR, BACKEND, str(error)))
         if not sent:
             return Disposable()
-        sink.mark_sent()
+        if not sink.mark_sent():
+            return Disposable()
         future = self._stub.Set.future(DAQ_pb2.SettingList(setting=settings), metadata=self._metadata())
         future.add_done_callback(self._write_callback(sent, sink))
         return Disposable(future.cancel)
