@@ -17,6 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from pacsys_rx.sim.generators import CatalogueError, Generator, generator_from_table
+from pacsys_rx.sim.raw_formats import (
+    DEC_F_MAX,
+    FLOAT_FORMATS,
+    FORMAT_SIZES,
+    IEEE_MAX,
+    RAW_FORMATS,
+    pack_raw,
+    unpack_raw,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,23 +36,45 @@ ACNET_NAME = re.compile(r"^[A-Za-z0#][:?_|&@$~^#!][A-Za-z0-9_:-]{1,62}$")
 CANONICAL_ACNET_NAME = re.compile(r"^[A-Z0#]:[A-Z0-9_:-]{1,62}$")
 OTHER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:-]{2,63}$")
 STATUS_ATTRIBUTES = ("on", "ready", "remote", "positive", "ramp")
-DEFAULT_CLOCK_EVENTS = {0x02: (5000.0, 0.0), 0x0F: (1000.0 / 15.0, 0.0)}
+DEFAULT_STATUS_BITS = {name: 1 << bit for bit, name in enumerate(STATUS_ATTRIBUTES)}
+DEFAULT_BIT_NAMES = {"on": "On", "ready": "Ready", "remote": "Remote", "positive": "Positive", "ramp": "Ramp"}
+COMMAND_EFFECTS: dict[str, tuple[str, bool]] = {
+    "RESET": ("ready", True),
+    "ON": ("on", True),
+    "OFF": ("on", False),
+    "POSITIVE": ("positive", True),
+    "NEGATIVE": ("positive", False),
+    "RAMP": ("ramp", True),
+    "DC": ("ramp", False),
+    "LOCAL": ("remote", False),
+    "REMOTE": ("remote", True),
+    "TRIP": ("ready", False),
+}
+"""What a basic-control command of that name does to the status; other names change nothing."""
+RAMP_PRIMARY_SCALE = 1.0 / 3276.8
+"""A ramp card's raw to primary factor (the common transform adds C1/C2)."""
+DEFAULT_CLOCK_EVENTS = {0x02: (5000.0, 0.0), 0x0C: (1000.0 / 15.0, 0.0), 0x0F: (1000.0 / 15.0, 0.0)}
 
 
 @dataclass(frozen=True)
 class Scaling:
     """Linear transforms: ``primary = raw * primary_scale + primary_offset``,
-    ``common = primary * common_scale + common_offset``; raw is a signed little-endian integer."""
+    ``common = primary * common_scale + common_offset``; ``raw_format`` says how a raw value is laid
+    out in ``raw_bytes`` bytes (:mod:`pacsys_rx.sim.raw_formats`)."""
 
     raw_bytes: int = 4
     primary_scale: float = 1.0
     primary_offset: float = 0.0
     common_scale: float = 1.0
     common_offset: float = 0.0
+    raw_format: str = "int"
 
     @property
-    def raw_limits(self) -> tuple[int, int]:
-        half = 1 << (8 * self.raw_bytes - 1)
+    def raw_limits(self) -> tuple[float, float]:
+        if self.raw_format in FLOAT_FORMATS:
+            largest = DEC_F_MAX if self.raw_format == "dec_f" else IEEE_MAX[self.raw_bytes]
+            return -largest, largest
+        half = 1 << (8 * (2 if self.raw_format == "ramp" else self.raw_bytes) - 1)
         return -half, half - 1
 
     def common_to_primary(self, common: float) -> float:
@@ -53,11 +84,27 @@ class Scaling:
         return primary * self.common_scale + self.common_offset
 
     def primary_to_raw(self, primary: float) -> int:
-        """The nearest raw integer, clamped to what ``raw_bytes`` can hold."""
-        low, high = self.raw_limits
-        return min(high, max(low, round((primary - self.primary_offset) / self.primary_scale)))
+        """The nearest raw integer, clamped to what the raw format can hold (alarm limits, digital words)."""
+        return round(self.primary_to_raw_value(primary))
 
-    def raw_to_primary(self, raw: int) -> float:
+    def primary_to_raw_value(self, primary: float) -> float:
+        """The raw value: a float for float formats, else the nearest integer; clamped to the format."""
+        raw = (primary - self.primary_offset) / self.primary_scale
+        low, high = self.raw_limits
+        if self.raw_format not in FLOAT_FORMATS:
+            raw = round(raw)
+        return min(high, max(low, raw))
+
+    def pack(self, primary: float, delta: int = 0) -> bytes:
+        """One element's raw bytes for a primary value (``delta``: a ramp point's delta time)."""
+        return pack_raw(self.primary_to_raw_value(primary), self.raw_bytes, self.raw_format, delta)
+
+    def unpack(self, data: bytes) -> tuple[float, int]:
+        """The primary value of one element's raw bytes, and its delta time (ramp points, else 0)."""
+        raw, delta = unpack_raw(data, self.raw_format)
+        return self.raw_to_primary(raw), delta
+
+    def raw_to_primary(self, raw: float) -> float:
         return raw * self.primary_scale + self.primary_offset
 
 
@@ -81,11 +128,26 @@ class ValueSpec:
 
 
 @dataclass(frozen=True)
+class ControlCommand:
+    """One entry of a device's control table: the value written to the front end and its name."""
+
+    value: int
+    name: str
+
+
+DEFAULT_COMMANDS = tuple(ControlCommand(value, name) for value, name in enumerate(COMMAND_EFFECTS))
+
+
+@dataclass(frozen=True)
 class StatusSpec:
-    """Basic status: the attributes the device has, with their initial values."""
+    """Basic status: the attributes the device has with their initial values, the mask of each
+    attribute's bit in the status word, DevDB's bit names, and the control table (by ordinal)."""
 
     initial: Mapping[str, bool]
     control: bool = True
+    bits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_STATUS_BITS))
+    bit_names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_BIT_NAMES))
+    commands: tuple[ControlCommand, ...] = DEFAULT_COMMANDS
 
 
 @dataclass(frozen=True)
@@ -260,6 +322,7 @@ def _value_spec(raw: Any, where: str, reading: ValueSpec | None) -> ValueSpec:
             "units",
             "primary_units",
             "raw_bytes",
+            "raw_format",
             "primary_scale",
             "primary_offset",
             "common_scale",
@@ -276,17 +339,26 @@ def _value_spec(raw: Any, where: str, reading: ValueSpec | None) -> ValueSpec:
     if "text" in table:
         return ValueSpec(text=str(table["text"]), units=table.get("units"))
     inherited = base.scaling
+    raw_format = str(table.get("raw_format", inherited.raw_format))
+    if raw_format not in RAW_FORMATS:
+        raise CatalogueError(f"{where}.raw_format: must be one of {', '.join(RAW_FORMATS)}")
+    default_bytes = inherited.raw_bytes if inherited.raw_bytes in FORMAT_SIZES[raw_format] else 4
+    default_scale = RAMP_PRIMARY_SCALE if raw_format == "ramp" else inherited.primary_scale
     scaling = Scaling(
-        raw_bytes=_int(table.get("raw_bytes", inherited.raw_bytes), f"{where}.raw_bytes"),
-        primary_scale=_number(table.get("primary_scale", inherited.primary_scale), f"{where}.primary_scale"),
+        raw_bytes=_int(table.get("raw_bytes", default_bytes), f"{where}.raw_bytes"),
+        raw_format=raw_format,
+        primary_scale=_number(table.get("primary_scale", default_scale), f"{where}.primary_scale"),
         primary_offset=_number(
             table.get("primary_offset", inherited.primary_offset), f"{where}.primary_offset"
         ),
         common_scale=_number(table.get("common_scale", inherited.common_scale), f"{where}.common_scale"),
         common_offset=_number(table.get("common_offset", inherited.common_offset), f"{where}.common_offset"),
     )
-    if scaling.raw_bytes not in (1, 2, 4, 8):
-        raise CatalogueError(f"{where}.raw_bytes: must be 1, 2, 4 or 8")
+    sizes = FORMAT_SIZES[raw_format]
+    if scaling.raw_bytes not in sizes:
+        raise CatalogueError(
+            f"{where}.raw_bytes: {raw_format} data is {' or '.join(str(size) for size in sizes)} bytes"
+        )
     if scaling.primary_scale == 0 or scaling.common_scale == 0:
         raise CatalogueError(f"{where}: scale factors must not be zero")
     length = _int(table.get("length", base.length), f"{where}.length")
@@ -323,9 +395,32 @@ def _value_spec(raw: Any, where: str, reading: ValueSpec | None) -> ValueSpec:
 
 def _status(raw: Any, where: str) -> StatusSpec:
     table = _as_table(raw, where)
-    _check_keys(table, {*STATUS_ATTRIBUTES, "control"}, where)
+    _check_keys(table, {*STATUS_ATTRIBUTES, "control", "bits", "bit_names", "commands"}, where)
     initial = {name: _bool(table[name], f"{where}.{name}") for name in STATUS_ATTRIBUTES if name in table}
-    return StatusSpec(initial=initial, control=_bool(table.get("control", True), f"{where}.control"))
+    bits = _as_table(table.get("bits", {}), f"{where}.bits")
+    names = _as_table(table.get("bit_names", {}), f"{where}.bit_names")
+    _check_keys(bits, set(STATUS_ATTRIBUTES), f"{where}.bits")
+    _check_keys(names, set(STATUS_ATTRIBUTES), f"{where}.bit_names")
+    commands = table.get("commands")
+    if commands is not None and (not isinstance(commands, list) or not commands):
+        raise CatalogueError(f"{where}.commands: expected a non-empty list of {{ name, value }} tables")
+    return StatusSpec(
+        initial=initial,
+        control=_bool(table.get("control", True), f"{where}.control"),
+        bits={**DEFAULT_STATUS_BITS, **{k: _int(v, f"{where}.bits.{k}") for k, v in bits.items()}},
+        bit_names={**DEFAULT_BIT_NAMES, **{k: str(v) for k, v in names.items()}},
+        commands=DEFAULT_COMMANDS
+        if commands is None
+        else tuple(_command(item, f"{where}.commands[{i}]") for i, item in enumerate(commands)),
+    )
+
+
+def _command(raw: Any, where: str) -> ControlCommand:
+    table = _as_table(raw, where)
+    _check_keys(table, {"name", "value"}, where)
+    if "name" not in table or "value" not in table:
+        raise CatalogueError(f"{where}: needs a name and a value")
+    return ControlCommand(_int(table["value"], f"{where}.value"), str(table["name"]).upper())
 
 
 def _alarm(raw: Any, where: str, analog: bool) -> AlarmSpec:

@@ -210,7 +210,7 @@ class _Session:
             self.reply(pc.AddToListReply(self.list_id, ref_id, BAD_REQUEST))
             return
         model = self.server.context.model
-        error = model.compile(parsed).error
+        error = model.entry_error(parsed)
         if error is not None and self.server.refuse_bad_entries:
             self.reply(pc.AddToListReply(self.list_id, ref_id, error.packed))
             return
@@ -308,15 +308,17 @@ class _Session:
 
 class DpmServer(SimServer):
     """DPM/HTTP on TCP. Switches: ``refuse_bad_entries`` (refuse unknown devices in the AddToList
-    reply, else accept them and send a ``Status`` later), ``answer_stop``/``answer_clear`` (reply
-    to StopList/ClearList), ``http_refusal`` (answer every handshake with 503)."""
+    reply, else accept them and send a ``Status`` later), ``answer_stop``/``answer_clear`` (answer
+    StopList with ``Status(ref_id 0)`` and ClearList with ``ListStatus`` as the ACNET transport does;
+    off by default, since the TCP service answers neither), ``http_refusal`` (answer every handshake
+    with 503)."""
 
     name = "dpm"
 
     def __init__(self) -> None:
         self.refuse_bad_entries = True
-        self.answer_stop = True
-        self.answer_clear = True
+        self.answer_stop = False
+        self.answer_clear = False
         self.http_refusal = False
         self.paused = False
         self.dropped_frames = 0

@@ -284,9 +284,10 @@ class EventEngine:
         for i, request in enumerate(requests):
             tag = i if tags is None else tags[i]
             compiled = self.model.compile(request)
+            error = self.model.entry_error(request)
             key = self._group_key(request)
-            if compiled.error is not None or isinstance(key, AcnetStatus):
-                status = compiled.error if compiled.error is not None else key
+            if error is not None or isinstance(key, AcnetStatus):
+                status = error if error is not None else key
                 immediate.append((tag, lambda t, s=status: Sample.error(s, t)))  # type: ignore[misc]
             elif key == ("I",):
                 immediate.append((tag, compiled.read))

@@ -12,9 +12,12 @@ RS256 public key (PyJWT); the claims map to an identity through the simulator's 
 missing, expired or forged token refuses every setting with ``DPM_PRIV`` (17, -17) and a message;
 otherwise each setting gets the model's status, in order.
 
-DevDB: index, description, units, limits and linear scaling constants (``coeff`` = primary scale,
-primary offset, common scale, common offset; transform indices 0), basic-status bits and control
-commands from the catalogue; unknown names get an all-zero ``DeviceInfo`` like production.
+DevDB: ``getDeviceInfo`` gives index, description, units, limits and linear scaling constants
+(``coeff`` = primary scale, primary offset, common scale, common offset; transform indices 0), the
+device's basic-status bits (its masks and DevDB names) and control table from the catalogue; unknown
+names get an all-zero ``DeviceInfo`` like production. ``getAllAlarmInfo`` gives one ``AlarmInfo`` per
+alarm block of the named devices (none for unknown names or devices without alarms), taken from the
+block's raw bytes; ``getAlarmText`` answers the known ids among those asked for (see :class:`AlarmTexts`).
 
 Counters: ``read_calls`` (open Read calls), ``subscriptions`` (entries of those calls),
 ``connections`` (distinct client peers with an open call), ``dropped`` (samples discarded because a
@@ -34,12 +37,12 @@ from grpc import aio
 
 from pacsys_rx.drf import DataRequest, parse_request
 from pacsys_rx.errors import DRFError
-from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, Value, ValueType
+from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, TimedArray, Value, ValueType
 from pacsys_rx.protocols.grpc_values import setting_value, status_to_proto, value_from_proto
 from pacsys_rx.protocols.proto import DAQ_pb2, DevDB_pb2, device_pb2
-from pacsys_rx.sim.catalogue import STATUS_ATTRIBUTES, ValueSpec
+from pacsys_rx.sim.catalogue import STATUS_ATTRIBUTES, DeviceSpec, StatusSpec, ValueSpec
 from pacsys_rx.sim.engine import Batch, Subscription
-from pacsys_rx.sim.model import BIT_NAMES, BIT_TEXTS, CONTROL_COMMANDS, Sample
+from pacsys_rx.sim.model import BIT_NAMES, BIT_TEXTS, DeviceModel, Sample
 from pacsys_rx.sim.permissions import Identity
 from pacsys_rx.sim.server import SimContext, SimServer
 
@@ -53,7 +56,9 @@ FLUSH_INTERVAL_S = 0.1
 """A call writes at most one round of replies per interval, so a busy call's replies carry several
 samples each (one write per entry per round) while a quiet call's data leaves at once."""
 CORRUPT_FRAME = b"\xff\xff\xff\xff"
-CONTROL_NAMES = ("RESET", "ON", "OFF", "POSITIVE", "NEGATIVE", "RAMP", "DC", "LOCAL", "REMOTE", "TRIP")
+ANALOG_ALARM_PI = 21
+DIGITAL_ALARM_PI = 22
+"""ACNET property indices of the analog and digital alarm blocks (AlarmBlock.pi)."""
 
 _DOUBLE = struct.Struct("<d").pack
 _SCALAR_KEYS = b"\x12\x09\x09"
@@ -136,11 +141,24 @@ def encode_sample(sample: Sample) -> bytes:
         if prefix is None:
             prefix = _scalar_prefix(sample.timestamp)
         return prefix + _DOUBLE(float(sample.value))  # type: ignore[arg-type]
+    if isinstance(sample.value, TimedArray):
+        return b"".join(
+            _timed_entry(value, micros)
+            for value, micros in zip(sample.value.data, sample.value.micros, strict=True)
+        )
     message = DAQ_pb2.Reading(data=model_value(sample.value, sample.value_type))  # type: ignore[arg-type]
     seconds, millis = divmod(sample.timestamp, 1000)
     message.timestamp.seconds, message.timestamp.nanos = seconds, millis * 1_000_000
     if sample.status.error:
         message.status.CopyFrom(status_to_proto(sample.status))
+    return _field(0x12, message.SerializeToString())
+
+
+def _timed_entry(value: float, micros: int) -> bytes:
+    """One sample of a timed array as its own ``Readings.reading`` entry (how the service sends them)."""
+    message = DAQ_pb2.Reading(data=device_pb2.Value(scalar=value))
+    seconds, rest = divmod(micros, 1_000_000)
+    message.timestamp.seconds, message.timestamp.nanos = seconds, rest * 1000
     return _field(0x12, message.SerializeToString())
 
 
@@ -237,6 +255,7 @@ class GRPCServer(SimServer):
         self._resumed.set()
         self._reply_delay = 0.0
         self._corrupt_next = False
+        self._texts: AlarmTexts | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -261,6 +280,12 @@ class GRPCServer(SimServer):
                     {
                         "getDeviceInfo": grpc.unary_unary_rpc_method_handler(
                             self._device_info, request_deserializer=DevDB_pb2.DeviceList.FromString
+                        ),
+                        "getAllAlarmInfo": grpc.unary_unary_rpc_method_handler(
+                            self._alarm_info, request_deserializer=DevDB_pb2.DeviceList.FromString
+                        ),
+                        "getAlarmText": grpc.unary_unary_rpc_method_handler(
+                            self._alarm_text, request_deserializer=DevDB_pb2.AlarmTextIdList.FromString
                         ),
                     },
                 ),
@@ -431,20 +456,38 @@ class GRPCServer(SimServer):
                 if spec.setting is not None:
                     info.setting.CopyFrom(_property(spec.setting))
                 if spec.status is not None:
-                    present = [a for a in STATUS_ATTRIBUTES if a in spec.status.initial]
-                    info.status.bits.extend(_status_bit(attribute) for attribute in present)
+                    info.status.bits.extend(_status_bits(spec.status))
                     if spec.status.control:
                         info.control.cmds.extend(
                             DevDB_pb2.DigitalControlItem(
-                                value=value,
-                                short_name=CONTROL_NAMES[value],
-                                long_name=CONTROL_NAMES[value].title(),
+                                value=command.value, short_name=command.name, long_name=command.name.title()
                             )
-                            for value in sorted(CONTROL_COMMANDS)
+                            for command in spec.status.commands
                         )
             entries.append(DevDB_pb2.InfoEntry(name=name, device=info))
         await self._before_reply()
         return self._outgoing(DevDB_pb2.DeviceInfoReply(set=entries).SerializeToString())
+
+    async def _alarm_info(self, request: DevDB_pb2.DeviceList, context: aio.ServicerContext) -> bytes:
+        assert self._context is not None
+        model = self._context.model
+        texts = self._alarm_texts()
+        now = model.clock()
+        infos = [info for name in request.device for info in alarm_infos(model, texts, name.upper(), now)]
+        await self._before_reply()
+        return self._outgoing(DevDB_pb2.AlarmInfoReply(alarm_info=infos).SerializeToString())
+
+    async def _alarm_text(self, request: DevDB_pb2.AlarmTextIdList, context: aio.ServicerContext) -> bytes:
+        texts = self._alarm_texts().texts
+        found = [texts[text_id] for text_id in request.alarm_text_id if text_id in texts]
+        await self._before_reply()
+        return self._outgoing(DevDB_pb2.DeviceAlarmTextList(device_alarm_text=found).SerializeToString())
+
+    def _alarm_texts(self) -> AlarmTexts:
+        assert self._context is not None
+        if self._texts is None:
+            self._texts = AlarmTexts(self._context.model)
+        return self._texts
 
 
 def _property(spec: ValueSpec) -> DevDB_pb2.Property:
@@ -461,17 +504,89 @@ def _property(spec: ValueSpec) -> DevDB_pb2.Property:
     return prop
 
 
-def _status_bit(attribute: str) -> DevDB_pb2.DigitalStatusItem:
-    bit = 1 << STATUS_ATTRIBUTES.index(attribute)
-    on_text, off_text = BIT_TEXTS[attribute]
-    return DevDB_pb2.DigitalStatusItem(
-        mask_val=bit,
-        match_val=bit,
-        short_name=attribute.upper(),
-        long_name=BIT_NAMES[attribute],
-        true_str=on_text,
-        false_str=off_text,
-    )
+def _status_bits(status: StatusSpec) -> list[DevDB_pb2.DigitalStatusItem]:
+    """One item per attribute the device has: its bit mask and DevDB's name for it."""
+    items = []
+    for attribute in STATUS_ATTRIBUTES:
+        if attribute not in status.initial:
+            continue
+        bit = status.bits[attribute]
+        on_text, off_text = BIT_TEXTS[attribute]
+        items.append(
+            DevDB_pb2.DigitalStatusItem(
+                mask_val=bit,
+                match_val=bit,
+                short_name=attribute.upper(),
+                long_name=status.bit_names[attribute],
+                true_str=on_text,
+                false_str=off_text,
+            )
+        )
+    return items
+
+
+class AlarmTexts:
+    """The alarm texts of the catalogue's alarm blocks: ids 1, 2, ... in catalogue order (analog block
+    before digital), each with its device, property index and text."""
+
+    def __init__(self, model: DeviceModel) -> None:
+        self.by_block: dict[tuple[str, int], int] = {}
+        self.texts: dict[int, DevDB_pb2.DeviceAlarmText] = {}
+        for device in model.devices.values():
+            spec = device.spec
+            for pi, alarm, what in (
+                (ANALOG_ALARM_PI, spec.analog_alarm, "outside its alarm limits"),
+                (DIGITAL_ALARM_PI, spec.digital_alarm, "status not nominal"),
+            ):
+                if alarm is None:
+                    continue
+                text_id = len(self.texts) + 1
+                text = f"{spec.name} {what}"[:80]
+                self.by_block[spec.name, pi] = text_id
+                self.texts[text_id] = DevDB_pb2.DeviceAlarmText(
+                    alarm_text_id=text_id, length=len(text), priority=10 if alarm.abort else 5, text=text
+                )
+
+
+def alarm_infos(model: DeviceModel, texts: AlarmTexts, name: str, now: float) -> list[DevDB_pb2.AlarmInfo]:
+    """The AlarmInfo entries of one device: one per alarm block, built from its raw 20-byte block."""
+    device = model.devices.get(name)
+    if device is None:
+        return []
+    spec: DeviceSpec = device.spec
+    infos = []
+    for pi, prop in ((ANALOG_ALARM_PI, "ANALOG"), (DIGITAL_ALARM_PI, "DIGITAL")):
+        text_id = texts.by_block.get((spec.name, pi))
+        if text_id is None:
+            continue
+        block = model.read(parse_request(f"{spec.name}.{prop}.RAW"), now).value
+        assert isinstance(block, bytes)
+        first, second = (int.from_bytes(block[i : i + 4], "little", signed=True) for i in (2, 6))
+        info = DevDB_pb2.AlarmInfo(
+            device_name=spec.name,
+            alarm_block=DevDB_pb2.AlarmBlock(
+                di=spec.index,
+                pi=pi,
+                status=int.from_bytes(block[0:2], "little"),
+                min_or_nom=first,
+                max_or_tol=second,
+                tries_needed=block[10],
+                tries_now=block[11],
+                specific_data=block[14:20].hex(),
+            ),
+        )
+        if pi == ANALOG_ALARM_PI:
+            info.device_analog_alarm.CopyFrom(
+                DevDB_pb2.DeviceAnalogAlarm(di=spec.index, alarm_text_id=text_id)
+            )
+        else:
+            info.device_digital_alarm.CopyFrom(
+                DevDB_pb2.DeviceDigitalAlarm(
+                    di=spec.index, condition=first, mask=second, alarm_text_id=text_id
+                )
+            )
+        infos.append(info)
+    return infos
 
 
 SERVER = GRPCServer

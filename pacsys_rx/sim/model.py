@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from pacsys_rx.drf import ArrayRange, DataRequest, Field, Property
+from pacsys_rx.drf import ArrayRange, ByteRange, DataRequest, Field, NeverEvent, PeriodicEvent, Property
 from pacsys_rx.model import (
     OK,
     AcnetStatus,
@@ -23,12 +23,22 @@ from pacsys_rx.model import (
     BasicStatus,
     DeviceMeta,
     DigitalAlarm,
+    TimedArray,
     Value,
     ValueType,
 )
-from pacsys_rx.sim.catalogue import STATUS_ATTRIBUTES, AlarmSpec, Catalogue, DeviceSpec, ValueSpec
+from pacsys_rx.sim.catalogue import (
+    COMMAND_EFFECTS,
+    STATUS_ATTRIBUTES,
+    AlarmSpec,
+    Catalogue,
+    DeviceSpec,
+    Scaling,
+    ValueSpec,
+)
 from pacsys_rx.sim.generators import FollowSetting, TimeFunction, device_key
 from pacsys_rx.sim.permissions import Identity, Permissions
+from pacsys_rx.sim.raw_formats import pack_raw, unpack_raw
 
 CYCLES_PER_MS = 15.0 / 1000.0
 """The cycle number of a sample is the count of 15 Hz ($0F) ticks since the epoch."""
@@ -40,18 +50,6 @@ BIT_TEXTS = {
     "remote": ("Remote", "Local"),
     "positive": ("Positive", "Negative"),
     "ramp": ("Ramp", "DC"),
-}
-CONTROL_COMMANDS: dict[int, tuple[str, bool]] = {
-    0: ("ready", True),  # RESET
-    1: ("on", True),  # ON
-    2: ("on", False),  # OFF
-    3: ("positive", True),  # POSITIVE
-    4: ("positive", False),  # NEGATIVE
-    5: ("ramp", True),  # RAMP
-    6: ("ramp", False),  # DC
-    7: ("remote", False),  # LOCAL
-    8: ("remote", True),  # REMOTE
-    9: ("ready", False),  # TRIP
 }
 ALARM_BLOCK_BYTES = 20
 _FLAG_ENABLE, _FLAG_IN_ALARM, _FLAG_ABORT, _FLAG_ABORT_INHIBIT = 1, 2, 4, 8
@@ -71,6 +69,12 @@ INVALID_DATA = _S("DIO_INVDATA")
 INVALID_LENGTH = _S("DIO_INVLEN")
 NOT_A_NUMBER = _S("DIO_NOT_A_NUMBER")
 BAD_ARGUMENT = _S("DIO_BADARG")
+UNSUPPORTED_FREQUENCY = _S("FTP_UNSFREQ")
+UNSUPPORTED_DEVICE = _S("FTP_UNSDEV")
+
+FTP_DEFAULT_RATE_HZ = 100.0
+FTP_MAX_RATE_HZ = 1440.0
+"""Fast Time Plot sample rates: the default of ``<-FTP`` and the fastest ``<-FTP:rate`` served."""
 
 
 class Sample:
@@ -201,6 +205,8 @@ class Device:
                 ]
         self.lag_start_ms = -math.inf
         self.lag_from: list[float] = list(self.setting)
+        self.deltas: list[int] = [0] * len(self.setting)
+        """Delta times of a ramp table's points (raw format ``ramp``)."""
 
     def _follower(self, channel: int) -> TimeFunction:
         tau = self.lag.tau_ms if self.lag else 1.0
@@ -215,19 +221,28 @@ class Device:
 
         return follow
 
-    def retarget(self, values: Sequence[float], first: int, now: float) -> None:
-        """Apply new setting values from element ``first``; a following reading starts its lag at ``now``."""
+    def retarget(
+        self, values: Sequence[float], first: int, now: float, deltas: Sequence[int] | None = None
+    ) -> None:
+        """Apply new setting values (and ramp delta times) from element ``first``; a following reading
+        starts its lag at ``now``."""
         if self.lag is not None:
             self.lag_from = [channel(now) for channel in self.channels]
             self.lag_start_ms = now
         self.setting[first : first + len(values)] = values
+        if deltas is not None:
+            self.deltas[first : first + len(deltas)] = deltas
 
     def setting_channel(self, element: int) -> TimeFunction:
         """Element ``element`` of the setting, as a (constant in time) channel."""
         return lambda t: self.setting[element]
 
     def status_word(self) -> int:
-        return sum(1 << bit for bit, name in enumerate(STATUS_ATTRIBUTES) if self.status.get(name))
+        """The raw status word: each set attribute's bit (the catalogue's per-device bit masks)."""
+        status = self.spec.status
+        if status is None:
+            return 0
+        return sum(status.bits[name] for name in STATUS_ATTRIBUTES if self.status.get(name))
 
     def reading_value(self, now: float) -> float:
         """The first element of the scaled reading (what alarms watch)."""
@@ -280,7 +295,15 @@ class DeviceModel:
 
     def compile(self, request: DataRequest) -> CompiledRequest:
         """Resolve ``request`` once (cached); the engine keeps the result per subscribed request."""
-        key = (request.device, request.property, request.range, request.field, request.epics_fields)
+        key: tuple[Any, ...] = (
+            request.device,
+            request.property,
+            request.range,
+            request.field,
+            request.epics_fields,
+        )
+        if is_fast_time_plot(request):
+            key += (request.event, request.extra)
         compiled = self._compiled.get(key)
         if compiled is None:
             if len(self._compiled) > 100_000:
@@ -295,16 +318,22 @@ class DeviceModel:
         if not request.is_acnet and request.epics_fields and any(request.epics_fields):
             return _failed(request.device, NO_SUCH_FIELD)
         prop, field = request.property, request.field
+        if is_fast_time_plot(request):
+            return _compile_fast_time_plot(device, request)
         if prop in (Property.READING, Property.SETTING):
             return _compile_value(device, prop, request.range, field)
+        if prop in (Property.ANALOG, Property.DIGITAL):
+            if _alarm_of(device, prop) is None:
+                return _failed(device.spec.name, NO_PROPERTY)
+            span = _block_span(request.range, field)
+            if isinstance(span, AcnetStatus):
+                return _failed(device.spec.name, span)
+            compile_alarm = _compile_analog if prop is Property.ANALOG else _compile_digital
+            return compile_alarm(device, field, span)
         if request.range is not None and request.range.mode != "full":
             return _failed(device.spec.name, BAD_RANGE)
         if prop in (Property.STATUS, Property.BIT_STATUS):
             return _compile_status(device, field)
-        if prop is Property.ANALOG:
-            return _compile_analog(device, field)
-        if prop is Property.DIGITAL:
-            return _compile_digital(device, field)
         if prop is Property.CONTROL:
             return _failed(device.spec.name, SET_ONLY if device.spec.status else NO_PROPERTY)
         spec = device.spec
@@ -316,6 +345,17 @@ class DeviceModel:
             Property.ALARM_LIST_NAME: spec.alarm_list_name,
         }.get(prop)
         return _failed(spec.name, NO_PROPERTY) if text is None else _constant(spec.name, text, ValueType.TEXT)
+
+    def entry_error(self, request: DataRequest) -> AcnetStatus | None:
+        """Why a list entry for ``request`` can never be served, or None.
+
+        A ``@N`` entry produces no data and exists to carry settings, so a set-only property (CONTROL)
+        is acceptable there.
+        """
+        error = self.compile(request).error
+        if error == SET_ONLY and isinstance(request.event, NeverEvent):
+            return None
+        return error
 
     def device_meta(self, name: str) -> DeviceMeta | None:
         """Index, name, description and reading units of a device (for DPM's DeviceInfo), or None."""
@@ -370,6 +410,8 @@ class DeviceModel:
             apply = partial(_set_value, device, spec.setting, request, value, now)
         elif prop is Property.CONTROL and spec.status is not None and spec.status.control:
             apply = partial(_control, device, value)
+        elif request.field is Field.RAW and _alarm_of(device, prop) is not None:
+            apply = partial(_set_alarm_block, device, prop, request.range, value, now)
         elif prop is Property.ANALOG and device.analog is not None:
             apply = partial(_set_alarm, device.analog, True, request.field, value)
         elif prop is Property.DIGITAL and device.digital is not None:
@@ -454,11 +496,12 @@ def _compile_value(device: Device, prop: Property, selection: Any, field: Field 
     )
     scaling = spec.scaling
     if field is Field.RAW:
-        size, to_primary, to_raw = scaling.raw_bytes, scaling.common_to_primary, scaling.primary_to_raw
+        pack, to_primary = scaling.pack, scaling.common_to_primary
+        deltas = device.deltas if prop is Property.SETTING else [0] * stop
         return _dynamic(
             name,
             lambda t: b"".join(
-                to_raw(to_primary(channel(t))).to_bytes(size, "little", signed=True) for channel in channels
+                pack(to_primary(channel(t)), deltas[first + i]) for i, channel in enumerate(channels)
             ),
             ValueType.RAW,
         )
@@ -482,6 +525,52 @@ def _compile_value(device: Device, prop: Property, selection: Any, field: Field 
     return _dynamic(
         name, lambda t: tuple([convert(channel(t)) for channel in channels]), ValueType.SCALAR_ARRAY, units
     )
+
+
+def is_fast_time_plot(request: DataRequest) -> bool:
+    """True for requests routed through the Fast Time Plot service (``<-FTP``)."""
+    return request.extra is not None and request.extra.name == "FTP"
+
+
+def fast_time_plot_rate(request: DataRequest) -> float | None:
+    """The sample rate (Hz) of a ``<-FTP[:rate]`` request, or None when it is not a supported rate."""
+    assert request.extra is not None
+    parameters = request.extra.text.split(":")[1:]
+    try:
+        rate = float(parameters[0]) if parameters and parameters[0] else FTP_DEFAULT_RATE_HZ
+    except ValueError:
+        return None
+    return rate if 0 < rate <= FTP_MAX_RATE_HZ else None
+
+
+def _compile_fast_time_plot(device: Device, request: DataRequest) -> CompiledRequest:
+    """``<-FTP[:rate]``: each reply is a timed array of the samples taken at ``rate`` Hz (epoch aligned)
+    during the last completed window; the window is the event's period, or the device's default
+    period for other events. Only a scalar numeric READING or SETTING can be plotted."""
+    name = device.spec.name
+    rate = fast_time_plot_rate(request)
+    if rate is None:
+        return _failed(name, UNSUPPORTED_FREQUENCY)
+    spec = device.spec.reading if request.property is Property.READING else device.spec.setting
+    if request.property not in (Property.READING, Property.SETTING) or spec is None:
+        return _failed(name, NO_PROPERTY)
+    if spec.is_text or spec.length != 1 or request.field not in (None, Field.SCALED):
+        return _failed(name, UNSUPPORTED_DEVICE)
+    if request.range is not None and request.range.mode != "full":
+        return _failed(name, BAD_RANGE)
+    channel = device.channels[0] if request.property is Property.READING else device.setting_channel(0)
+    event = request.event
+    window = float(event.period_ms) if isinstance(event, PeriodicEvent) and event.period_ms > 0 else None
+    window = window or device.spec.default_period_ms
+    step = 1000.0 / rate
+
+    def plot(t: float) -> TimedArray:
+        end = math.floor(t / window) * window
+        first, last = math.floor((end - window) / step) + 1, math.floor(end / step)
+        times = [k * step for k in range(first, last + 1)]
+        return TimedArray(tuple(channel(at) for at in times), tuple(round(at * 1000) for at in times))
+
+    return _dynamic(name, plot, ValueType.TIMED_SCALAR_ARRAY, spec.units)
 
 
 def _compile_text(device: Device, prop: Property, selection: Any, field: Field | None) -> CompiledRequest:
@@ -552,7 +641,8 @@ def _alarm_reader(
     whole_type: ValueType,
     limits: Mapping[Field, Callable[[], Value]],
     units: str | None,
-    raw_limits: Callable[[], tuple[int, int]],
+    limit_bytes: Callable[[], bytes],
+    span: slice,
 ) -> CompiledRequest:
     """Fields shared by analog and digital alarm blocks; ``limits`` adds the block-specific ones."""
     tries = alarm.tries_now
@@ -581,15 +671,13 @@ def _alarm_reader(
 
     def block(t: float) -> bytes:
         now_tries = tries(t, out_of_limits)
-        first, second = raw_limits()
         return (
             alarm.flags(now_tries >= alarm.tries_needed).to_bytes(2, "little")
-            + first.to_bytes(4, "little", signed=first < 0)
-            + second.to_bytes(4, "little", signed=second < 0)
+            + limit_bytes()
             + bytes((alarm.tries_needed & 0xFF, now_tries & 0xFF))
             + round(alarm.scan_ms * 60 / 1000).to_bytes(2, "little")
             + bytes(6)
-        )
+        )[span]
 
     if field is Field.RAW:
         return _dynamic(name, block, ValueType.RAW)
@@ -603,15 +691,57 @@ def _alarm_text(block: Value) -> str:
     return " ".join(f"{key}={value}" for key, value in fields.items())
 
 
-def _compile_analog(device: Device, field: Field | None) -> CompiledRequest:
+def _alarm_of(device: Device, prop: Property) -> AlarmState | None:
+    """The device's analog or digital alarm block (an analog one needs a numeric reading)."""
+    if prop is Property.ANALOG:
+        reading = device.spec.reading
+        return device.analog if reading is not None and not reading.is_text else None
+    return device.digital if prop is Property.DIGITAL else None
+
+
+def _block_span(selection: Any, field: Field | None) -> slice | AcnetStatus:
+    """The bytes of the 20-byte alarm block a range selects: byte ranges of the RAW field only."""
+    if selection is None or selection.mode == "full":
+        return slice(0, ALARM_BLOCK_BYTES)
+    if field is not Field.RAW or not isinstance(selection, ByteRange):
+        return BAD_RANGE
+    offset = selection.offset or 0
+    if selection.mode == "single":
+        length = 1
+    else:
+        length = ALARM_BLOCK_BYTES - offset if selection.length is None else selection.length
+    if length <= 0 or offset + length > ALARM_BLOCK_BYTES:
+        return OUT_OF_BOUNDS
+    return slice(offset, offset + length)
+
+
+class _AnalogLimits:
+    """Analog alarm limits as the block stores them: raw values of the reading, 4 bytes each (a 32-bit
+    integer, or the reading's float format)."""
+
+    def __init__(self, scaling: Scaling) -> None:
+        self.scaling = scaling
+        self.format = scaling.raw_format if scaling.raw_format in ("ieee", "dec_f") else "int"
+
+    def raw(self, common: float) -> int:
+        return self.scaling.primary_to_raw(self.scaling.common_to_primary(common))
+
+    def pack(self, common: float) -> bytes:
+        primary = self.scaling.common_to_primary(common)
+        if self.format == "int":
+            raw = max(-(1 << 31), min((1 << 31) - 1, self.scaling.primary_to_raw(primary)))
+            return raw.to_bytes(4, "little", signed=True)
+        return pack_raw(self.scaling.primary_to_raw_value(primary), 4, self.format)
+
+    def unpack(self, data: bytes) -> float:
+        return self.scaling.primary_to_common(self.scaling.raw_to_primary(unpack_raw(data, self.format)[0]))
+
+
+def _compile_analog(device: Device, field: Field | None, span: slice) -> CompiledRequest:
     name, alarm, reading = device.spec.name, device.analog, device.spec.reading
-    if alarm is None or reading is None:
-        return _failed(name, NO_PROPERTY)
-    scaling = reading.scaling
-
-    def raw(value: float) -> int:
-        return scaling.primary_to_raw(scaling.common_to_primary(value))
-
+    assert alarm is not None and reading is not None
+    limit = _AnalogLimits(reading.scaling)
+    raw = limit.raw
     limits: dict[Field, Callable[[], Value]] = {
         Field.MIN: lambda: alarm.minimum,
         Field.MAX: lambda: alarm.maximum,
@@ -640,14 +770,18 @@ def _compile_analog(device: Device, field: Field | None) -> CompiledRequest:
         ValueType.ANALOG_ALARM,
         limits,
         reading.units,
-        lambda: (raw(alarm.minimum), raw(alarm.maximum)),
+        lambda: limit.pack(alarm.minimum) + limit.pack(alarm.maximum),
+        span,
     )
 
 
-def _compile_digital(device: Device, field: Field | None) -> CompiledRequest:
+def _digital_word_bytes(word: int) -> bytes:
+    return (word & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+def _compile_digital(device: Device, field: Field | None, span: slice) -> CompiledRequest:
     name, alarm = device.spec.name, device.digital
-    if alarm is None:
-        return _failed(name, NO_PROPERTY)
+    assert alarm is not None
     limits: dict[Field, Callable[[], Value]] = {
         Field.NOM: lambda: alarm.nominal,
         Field.MASK: lambda: alarm.mask,
@@ -670,7 +804,8 @@ def _compile_digital(device: Device, field: Field | None) -> CompiledRequest:
         ValueType.DIGITAL_ALARM,
         limits,
         None,
-        lambda: (alarm.nominal, alarm.mask),
+        lambda: _digital_word_bytes(alarm.nominal) + _digital_word_bytes(alarm.mask),
+        span,
     )
 
 
@@ -698,18 +833,16 @@ def _set_value(device: Device, spec: ValueSpec, request: DataRequest, value: Any
     first, stop, _ = span
     count = stop - first
     scaling = spec.scaling
+    deltas: list[int] | None = None
     if field is Field.RAW:
         if not isinstance(value, (bytes, bytearray)):
             return INVALID_DATA
         size = scaling.raw_bytes
         if len(value) != count * size:
             return INVALID_LENGTH
-        values = [
-            scaling.primary_to_common(
-                scaling.raw_to_primary(int.from_bytes(value[i : i + size], "little", signed=True))
-            )
-            for i in range(0, len(value), size)
-        ]
+        unpacked = [scaling.unpack(bytes(value[i : i + size])) for i in range(0, len(value), size)]
+        values = [scaling.primary_to_common(primary) for primary, _ in unpacked]
+        deltas = [delta for _, delta in unpacked] if scaling.raw_format == "ramp" else None
     else:
         items = list(value) if isinstance(value, (list, tuple)) else [value]
         numbers = [_number(item) for item in items]
@@ -724,21 +857,59 @@ def _set_value(device: Device, spec: ValueSpec, request: DataRequest, value: Any
             return NOT_A_NUMBER
     if any(not spec.minimum <= v <= spec.maximum for v in values):
         return OUT_OF_RANGE
-    device.retarget(values, first, now)
+    device.retarget(values, first, now, deltas)
     return OK
 
 
 def _control(device: Device, value: Any) -> AcnetStatus:
+    """A control write: ``value`` is the command's ordinal in the device's control table."""
     number = _number(value)
     if number is None or not number.is_integer():
         return INVALID_DATA
-    command = CONTROL_COMMANDS.get(int(number))
-    if command is None:
+    commands = device.spec.status.commands if device.spec.status else ()
+    if not 0 <= number < len(commands):
         return BAD_ARGUMENT
-    attribute, state = command
+    effect = COMMAND_EFFECTS.get(commands[int(number)].name)
+    if effect is None:
+        return OK
+    attribute, state = effect
     if attribute not in device.status:
         return NO_ATTRIBUTE
     device.status[attribute] = state
+    return OK
+
+
+def _set_alarm_block(device: Device, prop: Property, selection: Any, value: Any, now: float) -> AcnetStatus:
+    """A raw write of (part of) the 20-byte alarm block: the enable and abort-inhibit flags, the limits,
+    tries needed and the FTD are taken from it; the in-alarm and abort flags and tries now are ignored."""
+    if not isinstance(value, (bytes, bytearray)):
+        return INVALID_DATA
+    span = _block_span(selection, Field.RAW)
+    if isinstance(span, AcnetStatus):
+        return span
+    if len(value) != span.stop - span.start:
+        return INVALID_LENGTH
+    analog = prop is Property.ANALOG
+    alarm = _alarm_of(device, prop)
+    assert alarm is not None
+    compile_alarm = _compile_analog if analog else _compile_digital
+    block = bytearray(compile_alarm(device, Field.RAW, slice(0, ALARM_BLOCK_BYTES)).read(now).value)  # type: ignore[arg-type]
+    block[span] = value
+    if block[10] == 0:
+        return OUT_OF_RANGE
+    if analog:
+        assert device.spec.reading is not None
+        limits = _AnalogLimits(device.spec.reading.scaling)
+        alarm.minimum, alarm.maximum = limits.unpack(bytes(block[2:6])), limits.unpack(bytes(block[6:10]))
+    else:
+        alarm.nominal = int.from_bytes(block[2:6], "little")
+        alarm.mask = int.from_bytes(block[6:10], "little")
+    flags = int.from_bytes(block[0:2], "little")
+    alarm.enable, alarm.abort_inhibit = bool(flags & _FLAG_ENABLE), bool(flags & _FLAG_ABORT_INHIBIT)
+    alarm.tries_needed = block[10]
+    ftd = int.from_bytes(block[12:14], "little")
+    if ftd:
+        alarm.scan_ms = ftd * 1000 / 60
     return OK
 
 

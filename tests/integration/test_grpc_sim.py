@@ -102,7 +102,7 @@ def test_readings_carry_devdb_metadata(backend: GRPCBackend) -> None:
     assert reading.units == "DegF"
     assert reading.meta is not None and reading.meta.device_index == 27235
     info = backend.device_info("Z:ACLTST")
-    assert info.description == "ACL test device" and info.reading is not None
+    assert info.description == "ACL test device!" and info.reading is not None
     assert info.reading.common_units == "blip" and info.control is not None and info.status_bits is not None
     with pytest.raises(DeviceError, match="not found"):
         backend.device_info("Z:NOSUCH")

@@ -167,7 +167,7 @@ def test_array_raw_and_primary_settings(model: DeviceModel) -> None:
         ("Z:ACLTS3.SETTING[8]", 1.0, USER, "DPM_OUT_OF_BOUNDS"),
         ("Z:ACLTS4", 5.0, USER, "DIO_INVDATA"),
         ("Z&ACLTST", 42, USER, "DIO_BADARG"),
-        ("Z&ACLTST", 8, USER, "DIO_NOATT"),
+        ("Z&ACLTST", 12, USER, "DIO_BADARG"),
         ("Z&ACLTST", 1.5, USER, "DIO_INVDATA"),
         ("Z@ACLTST.ALARM_STATUS", 1, USER, "DIO_READONLY"),
         ("Z@ACLTST.TRIES_NEEDED", 0, USER, "DIO_RANGE"),
