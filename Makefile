@@ -2,17 +2,23 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test test-latest bench lint docs lock clean
 
 demo:
 	@scripts/setup.sh demo
-	$(PY) -m pacsys_rx demo
+	$(PY) -m pacsys_rx demo --throwaway-realm
 
 test:
 	@scripts/setup.sh test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
+
+# The suite against the newest releases pyproject.toml allows (no lock), in .venv-latest: finds drift
+# on purpose before `make lock`. Not part of `make test` or CI.
+test-latest:
+	@scripts/setup.sh latest
+	.venv-latest/bin/python -m pytest
 
 bench:
 	@scripts/setup.sh bench
@@ -22,5 +28,9 @@ docs:
 	@scripts/setup.sh test
 	$(VENV)/bin/mkdocs build --strict
 
+# Re-resolve requirements/*.txt (see scripts/lock.sh for when).
+lock:
+	@scripts/lock.sh
+
 clean:
-	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest .venv-lock site .pytest_cache .mypy_cache .ruff_cache
