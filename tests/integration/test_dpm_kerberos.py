@@ -60,11 +60,11 @@ def test_no_ticket_raises_before_any_setting_traffic(sim: Simulator, kerberos_en
     kerberos_env.kdestroy()  # type: ignore[attr-defined]
     connections = sim.counters("dpm")["connections"]
     with backend(sim, "testing") as dpm, pytest.raises(prx.AuthenticationError):
-        dpm.write("Z:ACLTST", 1.0)
+        dpm.write("Z:ACLTST", 1.0).run()
     assert sim.counters("dpm")["connections"] == connections
 
 
 def test_write_without_auth_raises_authentication_error(sim: Simulator) -> None:
     host, port = sim.endpoints["dpm"].rsplit(":", 1)
     with DPMBackend(host, int(port)) as dpm, pytest.raises(prx.AuthenticationError):
-        dpm.write("Z:ACLTST", 1.0)
+        dpm.write("Z:ACLTST", 1.0).run()

@@ -107,7 +107,7 @@ CALLS: list[tuple[str, Callable[[Backend], object], str]] = [
     ("stream bad event", lambda b: b.stream("M:OUTTMP@X"), "M:OUTTMP@X"),
     ("write drf int", lambda b: b.write(1, 2.0), "DRF"),
     ("write bad DRF", lambda b: b.write("AB", 2.0), "AB"),
-    ("write without auth", lambda b: b.write("Z:ACLTST", 2.0), "auth"),
+    ("write without auth", lambda b: b.write("Z:ACLTST", 2.0).run(), "auth"),
     ("write timeout zero", lambda b: b.write("Z:ACLTST", 2.0, timeout=0), "auth|timeout"),
     ("write_many None", lambda b: b.write_many(None), "settings"),
     ("write_many str", lambda b: b.write_many("Z:ACLTST"), "settings"),
@@ -124,13 +124,13 @@ def test_backend_methods(dpm: Backend, call: Callable[[Backend], object], names:
 
 def test_read_only_backend_refuses_writes_and_streams() -> None:
     with prx.acl("http://127.0.0.1:9/cgi-bin/acl.pl") as backend:
-        assert_typed(lambda: backend.write("Z:ACLTST", 1.0), "read-only")
-        assert_typed(lambda: backend.stream("M:OUTTMP@p,1000"), "cannot stream")
+        assert_typed(lambda: backend.write("Z:ACLTST", 1.0).run(), "read-only")
+        assert_typed(lambda: backend.stream("M:OUTTMP@p,1000").run(), "cannot stream")
 
 
 def test_closed_backend(dpm: Backend) -> None:
     dpm.close()
-    assert_typed(lambda: dpm.read("M:OUTTMP"), "closed")
+    assert_typed(lambda: dpm.read("M:OUTTMP").run(), "closed")
 
 
 async def first_item(source: Any, **options: Any) -> object:
