@@ -1,14 +1,19 @@
 """Regenerate the protobuf and gRPC modules of ``pacsys_rx/protocols/proto`` from its ``.proto`` files.
 
-Run from anywhere: ``python scripts/gen_protos.py``. Needs ``grpcio-tools``. The generated modules
-are rewritten to register their descriptors in the package's private pool
-(``pacsys_rx.protocols.proto.POOL``) instead of protobuf's default pool.
+Run from anywhere: ``python scripts/gen_protos.py``. Needs ``grpcio-tools`` at the release pinned in
+``requirements/constraints.txt``. The generated modules are rewritten to register their descriptors
+in the package's private pool (``pacsys_rx.protocols.proto.POOL``) instead of protobuf's default
+pool. ``generated.json`` beside them records the generator release and the SHA-256 of every
+``.proto`` file they were generated from.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +22,22 @@ PROTO_FILES = ("device.proto", "status.proto", "DAQ.proto", "DevDB.proto")
 SERVICE_FILES = ("DAQ.proto", "DevDB.proto")
 DEFAULT_POOL = "_descriptor_pool.Default()"
 PRIVATE_POOL_IMPORT = "from pacsys_rx.protocols.proto import POOL as _PROTO_POOL\n"
+MANIFEST = "generated.json"
+
+
+def generator() -> str:
+    """The generator release installed here, as recorded in the manifest."""
+    return f"grpcio-tools {metadata.version('grpcio-tools')}"
+
+
+def proto_digests(proto_dir: Path) -> dict[str, str]:
+    """SHA-256 of every ``.proto`` file the modules are generated from."""
+    return {name: hashlib.sha256((proto_dir / name).read_bytes()).hexdigest() for name in PROTO_FILES}
+
+
+def manifest(proto_dir: Path) -> str:
+    """The manifest text for the ``.proto`` files in ``proto_dir`` and the installed generator."""
+    return json.dumps({"generator": generator(), "protos": proto_digests(proto_dir)}, indent=2) + "\n"
 
 
 def generated_names() -> list[str]:
@@ -62,8 +83,11 @@ def generate(out_dir: Path) -> list[Path]:
 
 
 def main() -> int:
-    for path in generate(REPO_ROOT / PROTO_PACKAGE_DIR):
+    out_dir = REPO_ROOT / PROTO_PACKAGE_DIR
+    for path in generate(out_dir):
         print(path.relative_to(REPO_ROOT))
+    (out_dir / MANIFEST).write_text(manifest(out_dir), encoding="utf-8")
+    print((out_dir / MANIFEST).relative_to(REPO_ROOT))
     return 0
 
 
