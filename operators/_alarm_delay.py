@@ -7,17 +7,21 @@ from datetime import datetime
 from reactivex import Observable, abc, typing
 
 from ._events import AlarmEvent, AlarmState
+from ._gap_rule import GapRule, disconnected_event
 from ._scheduling import Watchdog, resolve_scheduler, subscribe_watched, to_timedelta
 
 
 def alarm_delay(
-    seconds: typing.RelativeTime, scheduler: abc.SchedulerBase | None = None
+    seconds: typing.RelativeTime, scheduler: abc.SchedulerBase | None = None,
+    on_gap: GapRule = "disconnected",
 ) -> Callable[[Observable[AlarmEvent]], Observable[AlarmEvent]]:
     """Per device, announce an ALARM only once it persisted for ``seconds`` (Phoebus alarm delay).
 
     A return to any other state within the delay cancels it silently. The announced event is the
     latest ALARM event of the delay (so the latest severity), with its own ``since``. Changes of
-    severity while an alarm is announced, and all other states, pass at once.
+    severity while an alarm is announced, and all other states, pass at once: DISCONNECTED (a lost
+    connection) too, cancelling a pending alarm; ``on_gap="invalid"`` delays it as an INVALID
+    alarm, ``"ignore"`` drops it.
 
         -A--O----A--------O-|   alarm_delay(4 ticks)
         -------------A----O-|
@@ -25,6 +29,7 @@ def alarm_delay(
     delay = to_timedelta(seconds)
     if delay.total_seconds() < 0:
         raise ValueError("seconds must not be negative")
+    gap = disconnected_event(on_gap)
 
     def operator(source: Observable[AlarmEvent]) -> Observable[AlarmEvent]:
         def subscribe(
@@ -52,6 +57,11 @@ def alarm_delay(
             watchdog = Watchdog(clock, lock, announce_due)
 
             def on_next(event: AlarmEvent) -> None:
+                if event.state is AlarmState.DISCONNECTED:
+                    gap_event = gap(event)
+                    if gap_event is None:
+                        return
+                    event = gap_event
                 with lock:
                     device = event.device
                     current = announced.get(device)

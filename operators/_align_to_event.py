@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
@@ -16,66 +17,88 @@ _CLOCK, _READINGS = 0, 1
 
 
 def align_to_event(
-    clock_events: Observable[Reading], tolerance: typing.RelativeTime
+    clock_events: Observable[Reading], tolerance: typing.RelativeTime,
+    lateness: typing.RelativeTime | None = None,
 ) -> Callable[[Observable[Reading]], Observable[AlignedGroup]]:
     """Group readings by clock event: for each event, the readings timestamped within ``tolerance`` of it.
 
     ``clock_events`` carries one reading per event (e.g. a TCLK $0F stream); its timestamp is the
-    event time. Per device the reading closest to the event is kept. A group is emitted when the
-    next clock event arrives, or when either stream completes (which completes the output), so
-    readings may arrive up to one event period after their event. Readings that arrive before their
-    event are held while they are within ``2 * tolerance`` of the newest timestamp seen.
+    event time. Per device the reading closest to the event is kept. Groups close by data time, not
+    by arrival order: the group of event E is emitted once the next event E' is known and a timestamp
+    at least E' + ``lateness`` (default ``tolerance``) has arrived on either stream (the watermark),
+    so batched or reordered delivery still fills it. Groups go out in event order; clock events older
+    than the last emitted group are dropped. Readings that arrive before their event are held while
+    within ``lateness + tolerance`` of the newest timestamp. Completion of either stream emits the
+    open groups and completes the output.
 
-        clock:    ---E1---------E2------|
-        readings: -a---b----c------a-b--|
-        output:   --------------G1------G2|   G1 = {a, b} near E1
+        clock:    ---E1------E2-------E3--|
+        readings: -a---b-----------c------|   (c timestamped after E2 + lateness)
+        output:   -----------------G1-----(G2,G3)|   G1 = {a, b} near E1
     """
     window = to_timedelta(tolerance)
-    horizon = 2 * window
+    late = window if lateness is None else to_timedelta(lateness, "lateness")
+    horizon = late + window
 
     def operator(source: Observable[Reading]) -> Observable[AlignedGroup]:
         def subscribe(
             observer: abc.ObserverBase[AlignedGroup], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            event_time: datetime | None = None
-            group: dict[str, Reading] = {}
-            early: deque[Reading] = deque()
+            events: list[datetime] = []
+            groups: dict[datetime, dict[str, Reading]] = {}
+            held: deque[Reading] = deque()
             newest: datetime | None = None
+            last_emitted: datetime | None = None
 
-            def join(reading: Reading, at: datetime) -> None:
+            def join(reading: Reading, at: datetime) -> bool:
                 offset = reading.timestamp - at
-                if -window <= offset <= window:
-                    held = group.get(reading.device)
-                    if held is None or abs(offset) < abs(held.timestamp - at):
-                        group[reading.device] = reading
+                if not -window <= offset <= window:
+                    return False
+                group = groups[at]
+                kept = group.get(reading.device)
+                if kept is None or abs(offset) < abs(kept.timestamp - at):
+                    group[reading.device] = reading
+                return True
 
-            def emit_group() -> None:
-                nonlocal group
-                if event_time is not None:
-                    observer.on_next(AlignedGroup(event_time, group))
-                    group = {}
+            def nearest_event(stamp: datetime) -> datetime | None:
+                position = bisect.bisect_left(events, stamp)
+                candidates = events[max(position - 1, 0):position + 1]
+                return min(candidates, key=lambda at: abs(at - stamp)) if candidates else None
+
+            def emit(at: datetime) -> None:
+                nonlocal last_emitted
+                last_emitted = at
+                observer.on_next(AlignedGroup(at, groups.pop(at)))
+
+            def close_due() -> None:
+                while len(events) > 1 and newest is not None and newest >= events[1] + late:
+                    emit(events.pop(0))
+                while held and newest is not None and held[0].timestamp < newest - horizon:
+                    held.popleft()
+
+            def on_clock(stamp: datetime) -> None:
+                if stamp in groups or (last_emitted is not None and stamp <= last_emitted):
+                    return
+                bisect.insort(events, stamp)
+                groups[stamp] = {}
+                for reading in held:
+                    join(reading, stamp)
 
             def on_item(index: int, reading: Reading) -> None:
-                nonlocal event_time, newest
+                nonlocal newest
                 stamp = reading.timestamp
                 if newest is None or stamp > newest:
                     newest = stamp
-                    while early and early[0].timestamp < stamp - horizon:
-                        early.popleft()
                 if index == _CLOCK:
-                    emit_group()
-                    event_time = stamp
-                    for held in early:
-                        join(held, stamp)
-                    while early and early[0].timestamp < stamp - window:
-                        early.popleft()
+                    on_clock(stamp)
                 else:
-                    if event_time is not None:
-                        join(reading, event_time)
-                    early.append(reading)
+                    at = nearest_event(stamp) if events else None
+                    if at is None or not join(reading, at):
+                        held.append(reading)
+                close_due()
 
             def ends_output(_: int) -> bool:
-                emit_group()
+                while events:
+                    emit(events.pop(0))
                 return True
 
             return subscribe_serialized([clock_events, source], observer, on_item, scheduler, ends_output)

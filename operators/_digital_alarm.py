@@ -8,15 +8,17 @@ from pacsys_rx.model import Reading
 
 from ._alarm_tries import tries_alarm
 from ._events import AlarmEvent
+from ._gap_rule import GapRule
 
 
 def digital_alarm(
-    nominal: int, mask: int, tries: int = 1
+    nominal: int, mask: int, tries: int = 1, on_gap: GapRule = "disconnected"
 ) -> Callable[[Observable[Reading]], Observable[AlarmEvent]]:
     """Per device digital alarm: a value is bad when ``(value & mask) != (nominal & mask)``.
 
     ``tries`` consecutive bad readings raise a MAJOR alarm; a good reading clears it. Error
-    readings raise an INVALID alarm at once. Float values are truncated to int.
+    readings raise an INVALID alarm at once; a gap reading gives DISCONNECTED (``on_gap`` as in
+    ``limits``). Float values are truncated to int.
 
         -0x01--0x03--0x01--|   digital_alarm(nominal=0x01, mask=0x03)
         -OK----AL----OK----|
@@ -32,4 +34,4 @@ def digital_alarm(
     def clears(value: float) -> bool:
         return int(value) & mask == expected
 
-    return tries_alarm(judge, clears, tries)
+    return tries_alarm(judge, clears, tries, on_gap)

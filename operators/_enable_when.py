@@ -6,24 +6,30 @@ from typing import Any
 from reactivex import Observable, abc
 
 from ._events import AlarmEvent, AlarmState, Severity
+from ._gap_rule import GapRule, disconnected_event
 from ._merging import subscribe_serialized
 from ._scheduling import resolve_scheduler
 
 
 def enable_when(
-    condition: Observable[bool], scheduler: abc.SchedulerBase | None = None
+    condition: Observable[bool], scheduler: abc.SchedulerBase | None = None,
+    on_gap: GapRule = "disconnected",
 ) -> Callable[[Observable[AlarmEvent]], Observable[AlarmEvent]]:
     """Every device is DISABLED while the latest ``condition`` is False (enabled until its first value).
 
     Disabling emits DISABLED for each known device; while disabled, alarm events only update each
     device's current state (a device first seen then gets DISABLED). Re-enabling emits each device's
-    current state. ``scheduler`` supplies the time of the DISABLED events. Errors of either stream end
+    current state. DISCONNECTED (a lost connection) is a state like the others: hidden while
+    disabled, shown when enabled (``on_gap="invalid"``: shown as an INVALID alarm, ``"ignore"``:
+    dropped). ``scheduler`` supplies the time of the DISABLED events. Errors of either stream end
     the output; the output completes with the alarm stream.
 
         alarms:    -A-----O---A-----|
         condition: ----F-------T----
         output:    -A--D-------A----|
     """
+
+    gap = disconnected_event(on_gap)
 
     def operator(source: Observable[AlarmEvent]) -> Observable[AlarmEvent]:
         def subscribe(
@@ -44,6 +50,11 @@ def enable_when(
                                   "disabled by condition")
 
             def on_alarm(event: AlarmEvent) -> None:
+                if event.state is AlarmState.DISCONNECTED:
+                    gap_event = gap(event)
+                    if gap_event is None:
+                        return
+                    event = gap_event
                 current[event.device] = event
                 if enabled:
                     show(event)

@@ -50,13 +50,15 @@ class AlignedGroup:
 
 
 class AlarmState(str, enum.Enum):
-    """Where an alarm stands: OK, in ALARM, LATCHED after clearing, ACKNOWLEDGED, or DISABLED."""
+    """Where an alarm stands: OK, in ALARM, LATCHED after clearing, ACKNOWLEDGED, DISABLED, or
+    DISCONNECTED (the stream's connection was lost: nothing is known about the device)."""
 
     OK = "ok"
     ALARM = "alarm"
     LATCHED = "latched"
     ACKNOWLEDGED = "acknowledged"
     DISABLED = "disabled"
+    DISCONNECTED = "disconnected"
 
 
 class Severity(enum.IntEnum):

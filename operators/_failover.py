@@ -38,10 +38,12 @@ def failover(
     """Items of ``primary``, moving to the next fallback when the current source errors or stays
     silent longer than ``stall_after``. Not an operator: it takes the source observables themselves.
 
+    A gap reading (``Reading.is_gap``: the current source lost its connection) moves on at once, like
+    an error, and is not passed on; only the last source's gaps go out (every source is down).
     The last source is never left for silence; its error ends the output, and the completion of the
     current source completes it. With ``switch_back``, while on a fallback a probe subscription to
-    the primary is kept (the stalled primary itself, or a new one ``stall_after`` after its error);
-    the primary's next item switches back to it.
+    the primary is kept (the stalled or gapped primary itself, or a new one ``stall_after`` after its
+    error); the primary's next item other than a gap switches back to it.
 
         primary:  -a-b-------------|
         fallback: -1-2-3-4-5-6-7-8-|
@@ -67,7 +69,12 @@ def failover(
                 with lock:
                     if link.dropped:
                         return
-                    if link is probe:
+                    if getattr(item, "is_gap", False) is True:
+                        if link is active and active.index != last:
+                            leave_active(keep_as_probe=switch_back and active.index == 0)
+                        if link is not active:
+                            return
+                    elif link is probe:
                         promote_probe()
                     last_item_at = clock.now
                     observer.on_next(item)

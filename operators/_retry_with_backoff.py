@@ -6,9 +6,17 @@ from typing import Any, TypeVar
 from reactivex import Observable, abc, typing
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 
+from pacsys_rx.errors import BackendUnavailable, WriteOutcomeUnknown
+
 from ._scheduling import resolve_scheduler, to_timedelta
 
 _T = TypeVar("_T")
+
+
+def is_transient(error: Exception) -> bool:
+    """The default retry predicate: ``BackendUnavailable`` and its kind, except ``WriteOutcomeUnknown``
+    (a setting whose outcome is unknown must not be sent again)."""
+    return isinstance(error, BackendUnavailable) and not isinstance(error, WriteOutcomeUnknown)
 
 
 def retry_with_backoff(
@@ -17,8 +25,13 @@ def retry_with_backoff(
     factor: float = 2.0,
     max_attempts: int | None = None,
     scheduler: abc.SchedulerBase | None = None,
+    retry_if: Callable[[Exception], bool] = is_transient,
 ) -> Callable[[Observable[_T]], Observable[_T]]:
-    """On error, resubscribe after ``initial``, then ``initial * factor**k`` capped at ``maximum``.
+    """On a transient error, resubscribe after ``initial``, then ``initial * factor**k`` up to ``maximum``.
+
+    Only errors for which ``retry_if(error)`` is True are retried; by default the transient ones
+    (``BackendUnavailable`` and its subclasses but ``WriteOutcomeUnknown``). Others, such as
+    ``AuthenticationError``, ``BackendClosed``, ``DRFError`` or ``NotSupported``, pass on at once.
 
     An item received resets the backoff. After ``max_attempts`` resubscriptions without an item in
     between the error is passed on (None: retry forever).
@@ -49,7 +62,7 @@ def retry_with_backoff(
 
             def on_error(error: Exception) -> None:
                 nonlocal failures, delay
-                if max_attempts is not None and failures >= max_attempts:
+                if not retry_if(error) or (max_attempts is not None and failures >= max_attempts):
                     observer.on_error(error)
                     return
                 failures += 1

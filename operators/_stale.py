@@ -21,7 +21,8 @@ def stale(
     """Per device, ``Stale`` once no reading arrived for ``after``, then ``Recovered`` on the next reading.
 
     Edge-triggered: one ``Stale`` per silence. Any reading, error readings included, counts as a sign
-    of life. Nothing is declared stale before ``grace`` (default ``after``) has passed since the
+    of life, except a gap reading (``Reading.is_gap``): a lost connection neither ends a silence nor
+    is a recovery. Nothing is declared stale before ``grace`` (default ``after``) has passed since the
     subscription; ``devices`` named up front become stale if never seen within the grace period.
     One scheduled check per subscription, at the earliest deadline.
 
@@ -61,6 +62,8 @@ def stale(
             watchdog = Watchdog(clock, lock, declare_stale)
 
             def on_next(reading: Reading) -> None:
+                if reading.is_gap:
+                    return
                 with lock:
                     now = clock.now
                     device = reading.device

@@ -12,7 +12,7 @@ from reactivex.notification import OnNext
 from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.recorded import Recorded
 
-from pacsys_rx.model import AcnetStatus, Reading, ValueType
+from pacsys_rx.model import AcnetStatus, GapReading, Reading, ValueType
 
 on_next = ReactiveTest.on_next
 on_error = ReactiveTest.on_error
@@ -36,6 +36,11 @@ def rd(device: str, value: Any, t: float = 0.0, cycle: int | None = None, backen
 
 def err(device: str, t: float = 0.0) -> Reading:
     return Reading.error(f"{device}@p,1000", device, PRIV, "fake", timestamp=at(t))
+
+
+def gap(device: str, t: float = 0.0, backend: str = "fake") -> GapReading:
+    """The gap reading a backend sends when the stream of ``device`` lost its connection."""
+    return GapReading.of(f"{device}@p,1000", device, backend, "dropped", timestamp=at(t))
 
 
 def alarm(device: str, state: AlarmState, severity: Severity | None = None, t: float = 0.0,
@@ -122,11 +127,13 @@ CODES = {
     "L": (AlarmState.LATCHED, Severity.MAJOR),
     "K": (AlarmState.ACKNOWLEDGED, Severity.MAJOR),
     "D": (AlarmState.DISABLED, Severity.NONE),
+    "C": (AlarmState.DISCONNECTED, Severity.NONE),
 }
 
 
 def event(code: str, device: str = "A", t: float = 0.0) -> AlarmEvent:
-    """An alarm event from a code: O ok, m minor, A major, I invalid, L latched, K acked, D disabled."""
+    """An alarm event from a code: O ok, m minor, A major, I invalid, L latched, K acked, D disabled,
+    C disconnected."""
     state, severity = CODES[code]
     return AlarmEvent(device, state, severity, None, at(t), "test")
 

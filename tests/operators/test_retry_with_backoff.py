@@ -1,7 +1,16 @@
+import pytest
 import reactivex
 from reactivex.testing import TestScheduler
 
 from pacsys_rx import operators as ops
+from pacsys_rx.errors import (
+    AuthenticationError,
+    BackendClosed,
+    BackendUnavailable,
+    DRFError,
+    NotSupported,
+    WriteOutcomeUnknown,
+)
 
 from .support import (
     RecordingScheduler,
@@ -14,7 +23,7 @@ from .support import (
     subscribe,
 )
 
-BOOM = RuntimeError("connection reset")
+BOOM = BackendUnavailable("connection reset")
 
 
 def test_retry_with_backoff_waits_exponentially_up_to_the_maximum_then_gives_up() -> None:
@@ -58,3 +67,26 @@ def test_retry_with_backoff_completion_propagates() -> None:
 
 def test_retry_with_backoff_disposal_unsubscribes() -> None:
     check_disposal_releases(lambda s: ops.retry_with_backoff(1.0, scheduler=s), 1)
+
+
+@pytest.mark.parametrize("error", [
+    AuthenticationError("ticket expired"), BackendClosed("closed"), DRFError("bad DRF"),
+    NotSupported("no streams"), WriteOutcomeUnknown("lost before the acknowledgement"), RuntimeError("bug"),
+], ids=lambda error: type(error).__name__)
+def test_retry_with_backoff_passes_permanent_errors_on_at_once(error: Exception) -> None:
+    scheduler = TestScheduler()
+    source = scheduler.create_cold_observable(on_error(10, error))
+    results = scheduler.start(lambda: source.pipe(ops.retry_with_backoff(1.0, scheduler=scheduler)))
+    assert results.messages == [on_error(210, error)]
+    assert source.subscriptions == [subscribe(200, 210)]
+
+
+def test_retry_with_backoff_retries_what_the_predicate_accepts() -> None:
+    scheduler = TestScheduler()
+    reset = ConnectionResetError("reset")
+    source = scheduler.create_cold_observable(on_error(10, reset))
+    operator = ops.retry_with_backoff(10.0, max_attempts=1, scheduler=scheduler,
+                                      retry_if=lambda error: isinstance(error, OSError))
+    results = scheduler.start(lambda: source.pipe(operator))
+    assert source.subscriptions == [subscribe(200, 210), subscribe(220, 230)]
+    assert results.messages == [on_error(230, reset)]
