@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser(
         "sim", help="run the embedded ACNET simulator until interrupted",
         description="Serve DPM/HTTP, DPM/gRPC, ACL and (with --amqp-url) DMQ from one simulated device "
-                    "model on loopback. Prints one line per endpoint, then 'ready'; stops on Ctrl-C.")
+                    "model on loopback. Prints one line per endpoint, then 'ready'; stops on Ctrl-C. "
+                    "A server named in --servers that cannot run is an error (exit 1, before 'ready'); "
+                    "without --servers, such a server prints 'NAME disabled: REASON' and the others run.")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sim.add_argument("--dpm-port", type=_port, default=0, help="DPM/HTTP port (0: any free port)")
     sim.add_argument("--grpc-port", type=_port, default=0, help="DPM/gRPC port (0: any free port)")
@@ -36,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--acl-tls", action="store_true",
                      help="serve ACL over HTTPS with a generated certificate (its CA path goes to stderr)")
     sim.add_argument("--amqp-url", help="RabbitMQ broker for the DMQ server (DMQ is disabled without it)")
-    sim.add_argument("--keytab", help="Kerberos keytab of the service principal (fake GSS without it)")
+    sim.add_argument("--keytab", help="Kerberos keytab with the service keys. Without it the DPM server "
+                                      "accepts any client token (fake GSS, any principal may set) and the "
+                                      "DMQ server uses $KRB5_KTNAME or the system keytab, and is disabled "
+                                      "when neither holds the DMQ service key")
     sim.add_argument(
         "--service-principal", default="daeset/localhost@FNAL.GOV", help="Kerberos service principal"
     )
@@ -74,7 +79,7 @@ def _port(text: str) -> int:
 
 def run_sim(args: argparse.Namespace) -> int:
     """Start the simulator, print one line per endpoint and ``ready``, run until SIGINT/SIGTERM."""
-    from pacsys_rx.sim import SERVER_MODULES, Simulator
+    from pacsys_rx.sim import SERVER_MODULES, Simulator, SimulatorError
 
     stop = threading.Event()
 
@@ -99,6 +104,9 @@ def run_sim(args: argparse.Namespace) -> int:
             acl_tls=args.acl_tls,
             servers=args.servers,
         ) as sim:
+            refused = [f"{name}: {sim.disabled[name]}" for name in args.servers or () if name in sim.disabled]
+            if refused:
+                raise SimulatorError(f"cannot serve {'; '.join(refused)}")
             for name in args.servers or SERVER_MODULES:
                 line = (
                     f"{name} {sim.endpoints[name]}"
@@ -122,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
+    # pika logs every refused connection; the commands report the failure themselves.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     try:
         return int(args.handler(args))
     except (PacsysError, OSError) as exc:

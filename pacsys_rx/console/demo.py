@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-import jwt
 import reactivex
 from reactivex import Observable
 from reactivex import operators as rxops
@@ -46,7 +45,7 @@ from pacsys_rx import operators as ops
 from pacsys_rx.backends.base import Backend
 from pacsys_rx.console.formatting import describe_status, format_value, make_console, write_line
 from pacsys_rx.console.monitor import DeviceRow, sparkline
-from pacsys_rx.console.targets import DEFAULT_AMQP_URL, endpoint_options, positive_seconds
+from pacsys_rx.console.targets import DEFAULT_AMQP_URL, positive_seconds
 from pacsys_rx.drf import parse_request
 from pacsys_rx.flow import BoundedQueue
 from pacsys_rx.kerberos import check_credentials
@@ -170,12 +169,6 @@ def _backend_of(reading: Reading) -> str:
 
 def _devices(*groups: Iterable[str]) -> list[str]:
     return [parse_request(drf).device for group in groups for drf in group]
-
-
-def operator_token(secret: str) -> str:
-    """An HS256 JWT the simulator accepts, with the role ``testing`` (allowed to set Z:ACLTST)."""
-    claims = {"sub": "demo@FNAL.GOV", "realm_access": {"roles": ["testing"]}}
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 # -------------------------------------------------------------------------------------- presentation
@@ -353,7 +346,7 @@ def open_dmq(sim: Simulator) -> tuple[Backend | None, str]:
         principal = check_credentials(auth)
     except prx.AuthenticationError as error:
         return None, str(error)
-    return prx.dmq(**endpoint_options("dmq", sim.endpoints["dmq"]), auth=auth), f"as {principal}"
+    return prx.dmq(**sim.client_options("dmq"), auth=auth), f"as {principal}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -363,9 +356,9 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         sim = stack.enter_context(Simulator(seed=args.seed, jwt_secret=secret, amqp_url=args.amqp_url,
                                             keytab=args.keytab))
-        dpm = stack.enter_context(prx.dpm(**endpoint_options("dpm", sim.endpoints["dpm"])))
-        grpc = stack.enter_context(prx.grpc(**endpoint_options("grpc", sim.endpoints["grpc"]),
-                                            auth=prx.JWTAuth(operator_token(secret))))
+        dpm = stack.enter_context(prx.dpm(**sim.client_options("dpm")))
+        grpc = stack.enter_context(prx.grpc(**sim.client_options("grpc"),
+                                            auth=prx.JWTAuth(sim.jwt_token("demo@FNAL.GOV"))))
         dmq, how = open_dmq(sim)
         if dmq is None:
             _print_line(console, f"DMQ left out: {how}")

@@ -9,7 +9,6 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from pacsys_rx import factories
 from pacsys_rx.auth import JWTAuth, KerberosAuth
@@ -81,21 +80,10 @@ def _auth_for(args: argparse.Namespace) -> KerberosAuth | JWTAuth | None:
     return None
 
 
-def endpoint_options(backend: str, endpoint: str) -> dict[str, Any]:
-    """Factory arguments pointing ``backend`` at an endpoint as the simulator prints it."""
-    if backend == "acl":
-        return {"base_url": endpoint}
-    parts = urlsplit(endpoint if "://" in endpoint else f"tcp://{endpoint}")
-    options: dict[str, Any] = {"host": parts.hostname, "port": parts.port}
-    if backend == "dmq" and parts.path not in ("", "/"):
-        options["vhost"] = unquote(parts.path[1:])
-    return options
-
-
-def _options(args: argparse.Namespace, endpoint: str | None) -> dict[str, Any]:
+def _options(args: argparse.Namespace, sim_options: dict[str, Any] | None) -> dict[str, Any]:
     options: dict[str, Any] = {"timeout": args.timeout}
-    if endpoint is not None:
-        options.update(endpoint_options(args.backend, endpoint))
+    if sim_options is not None:
+        options.update(sim_options)
     elif args.backend == "acl":
         if args.url:
             options["base_url"] = args.url
@@ -120,7 +108,7 @@ def _options(args: argparse.Namespace, endpoint: str | None) -> dict[str, Any]:
 def open_backend(args: argparse.Namespace) -> Iterator[Backend]:
     """The backend the flags name, with the in-process simulator around it for ``--sim``."""
     with contextlib.ExitStack() as stack:
-        endpoint = None
+        sim_options = None
         if args.sim:
             from pacsys_rx.sim import Simulator
 
@@ -129,8 +117,8 @@ def open_backend(args: argparse.Namespace) -> Iterator[Backend]:
             if args.backend not in sim.endpoints:
                 reason = sim.disabled.get(args.backend, "not available")
                 raise BackendUnavailable(f"the simulator's {args.backend} server is disabled: {reason}")
-            endpoint = sim.endpoints[args.backend]
-        options = _options(args, endpoint)
+            sim_options = sim.client_options(args.backend)
+        options = _options(args, sim_options)
         try:
             backend = getattr(factories, args.backend)(**options)
         except (ValueError, TypeError) as error:

@@ -9,7 +9,10 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import jwt
 
 from pacsys_rx.errors import PacsysError
 from pacsys_rx.sim.catalogue import Catalogue, load_catalogue
@@ -98,6 +101,20 @@ class Simulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def client_options(self, name: str) -> dict[str, Any]:
+        """Factory arguments for the running server ``name``: ``prx.dpm(**sim.client_options("dpm"))``."""
+        if name not in self.endpoints:
+            raise SimulatorError(f"the simulator's {name} server is not running: "
+                                 f"{self.disabled.get(name, 'not started')}")
+        return endpoint_options(name, self.endpoints[name])
+
+    def jwt_token(self, subject: str = "me@FNAL.GOV", roles: Iterable[str] = ("testing",)) -> str:
+        """An HS256 token this simulator's gRPC server accepts (role ``testing`` may set Z:ACLTST)."""
+        if not self.config.jwt_secret:
+            raise SimulatorError("jwt_token needs a simulator started with jwt_secret")
+        claims = {"sub": subject, "realm_access": {"roles": list(roles)}}
+        return jwt.encode(claims, self.config.jwt_secret, algorithm="HS256")
 
     @property
     def running(self) -> bool:
@@ -277,3 +294,14 @@ async def _finish_leftover_tasks() -> None:
     for task in leftovers:
         task.cancel()
     await asyncio.gather(*leftovers, return_exceptions=True)
+
+
+def endpoint_options(backend: str, endpoint: str) -> dict[str, Any]:
+    """Factory arguments pointing ``backend`` at an endpoint as the simulator prints it."""
+    if backend == "acl":
+        return {"base_url": endpoint}
+    parts = urlsplit(endpoint if "://" in endpoint else f"tcp://{endpoint}")
+    options: dict[str, Any] = {"host": parts.hostname, "port": parts.port}
+    if backend == "dmq" and parts.path not in ("", "/"):
+        options["vhost"] = unquote(parts.path[1:])
+    return options

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +122,20 @@ def test_bad_devices_file_names_the_problem(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip() == f"pacsys-rx sim: error: {path}: device Z:ONE: missing index"
+
+
+@pytest.mark.kerberos
+def test_a_named_server_that_cannot_run_is_an_error(kerberos_realm: Any) -> None:
+    """``--servers dmq`` with no broker: exit 1 with the reason, never ``ready`` with nothing served."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "pacsys_rx", "sim", "--servers", "dmq", "--keytab",
+         str(kerberos_realm.service_keytab), "--amqp-url", f"amqp://guest:guest@127.0.0.1:{closed_port}/%2F"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **kerberos_realm.env},
+    )
+    assert result.returncode == 1
+    assert "ready" not in result.stdout
+    assert result.stderr.startswith("pacsys-rx sim: error: cannot serve dmq: broker unreachable")
+    assert len(result.stderr.strip().splitlines()) == 1
