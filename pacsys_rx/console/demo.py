@@ -2,8 +2,8 @@
 
 ``build_showcase`` is the pipeline, written the way a monitoring application would write it:
 
-* redundancy: M:OUTTMP streams from DPM/HTTP *and* DPM/gRPC at once; ``merge_backends`` keeps the
-  first copy of each reading, so losing one backend costs nothing;
+* redundancy: M:OUTTMP streams from DPM/HTTP *and* DPM/gRPC (and DMQ, when available) at once;
+  ``merge_backends`` keeps the first copy of each reading, so losing one backend costs nothing;
 * failover: N:H801 and Z:ACLTST stream from one backend at a time; ``failover`` moves to gRPC (then
   DMQ, when available) once DPM has been silent for a second, and back when DPM speaks again;
 * Z:ACLTS6 streams from DPM only, so ``stale`` reports it when DPM stops and ``Recovered`` after;
@@ -12,7 +12,8 @@
 * a setting written over gRPC with a JWT, its acknowledgement arriving through the Observable.
 
 A timeline drives the story: Z:ACLTST is set above its high limit, then back; the DPM server is
-paused half-way and resumed later; the operator acknowledges the alarms. ``present`` shows it all.
+paused half-way and resumed later (with DMQ, the gRPC server is paused for a while too, so DMQ
+serves alone); the operator acknowledges the alarms. ``present`` shows it all.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from pacsys_rx.flow import BoundedQueue
 from pacsys_rx.kerberos import check_credentials
 from pacsys_rx.model import Reading, WriteResult
 from pacsys_rx.sim import Simulator
+from pacsys_rx.sim.broker import BrokerUnavailable, local_amqp_url, private_vhost
+from pacsys_rx.sim.realm import KerberosRealm, KerberosRealmUnavailable
 
 T = TypeVar("T")
 
@@ -86,6 +89,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--keytab", default=os.environ.get("KRB5_KTNAME"), metavar="FILE",
                         help="keytab with the DMQ service key daeset/bd/dmq.fnal.gov "
                              "(default $KRB5_KTNAME); DMQ also needs a ticket from kinit")
+    parser.add_argument("--throwaway-realm", action="store_true",
+                        help="for DMQ, start a throwaway Kerberos realm on loopback (krb5-kdc) with a "
+                             "ticket and the service keytab, and a private vhost on the local RabbitMQ "
+                             "broker; without them the demo runs without DMQ and says what to install")
     parser.set_defaults(handler=run)
 
 
@@ -117,10 +124,11 @@ class Showcase:
 def build_showcase(sim: Simulator, dpm: Backend, grpc: Backend, dmq: Backend | None, duration: float,
                    scheduler: SchedulerBase) -> Showcase:
     """The pipeline; ``scheduler`` keeps the time of every time-based operator and of the timeline."""
-    # Redundancy: both backends at once, the first copy of each reading wins.
-    redundant = ops.merge_backends(dpm.stream(REDUNDANT), grpc.stream(REDUNDANT))
+    sources = [dpm, grpc] if dmq is None else [dpm, grpc, dmq]
+    # Redundancy: every backend at once, the first copy of each reading wins.
+    redundant = ops.merge_backends(*(backend.stream(REDUNDANT) for backend in sources))
     # Failover: one backend at a time; the next one takes over after STALL_AFTER_S without data.
-    failover_sources = [dpm, grpc] if dmq is None else [dpm, grpc, dmq]
+    failover_sources = sources
     protected = ops.failover(
         *(backend.stream(PROTECTED).pipe(ops.only_ok()) for backend in failover_sources),
         stall_after=STALL_AFTER_S, switch_back=True, scheduler=scheduler,
@@ -153,10 +161,14 @@ def build_showcase(sim: Simulator, dpm: Backend, grpc: Backend, dmq: Backend | N
         timeline=reactivex.merge(
             step(0.40, "fault injected: the DPM server stops answering", lambda: sim.pause("dpm")),
             step(0.50, "operator acknowledges every alarm", lambda: acknowledge.on_next(None)),
+            *([] if dmq is None else [
+                step(0.55, "fault injected: the gRPC server stops answering too", lambda: sim.pause("grpc")),
+                step(0.70, "fault repaired: the gRPC server answers again", lambda: sim.resume("grpc")),
+            ]),
             step(0.75, "fault repaired: the DPM server answers again", lambda: sim.resume("dpm")),
         ),
         routes={
-            **dict.fromkeys(_devices(REDUNDANT), "dpm+grpc merged"),
+            **dict.fromkeys(_devices(REDUNDANT), "+".join(b.name for b in sources) + " merged"),
             **dict.fromkeys(_devices(PROTECTED), "failover " + "→".join(b.name for b in failover_sources)),
             **dict.fromkeys(_devices(DPM_ONLY), "dpm only"),
         },
@@ -349,22 +361,47 @@ def open_dmq(sim: Simulator) -> tuple[Backend | None, str]:
     return prx.dmq(**sim.client_options("dmq"), auth=auth), f"as {principal}"
 
 
+def throwaway_dmq_setup(stack: contextlib.ExitStack) -> tuple[str, str]:
+    """A throwaway realm (its variables in ``os.environ`` until ``stack`` closes, the user's ticket)
+    and a private vhost on the local broker: the service keytab and the vhost's AMQP URL."""
+    realm = stack.enter_context(KerberosRealm())
+    vhost = stack.enter_context(private_vhost("pacsys-rx-demo"))
+    saved = {name: os.environ.get(name) for name in realm.env}
+    os.environ.update(realm.env)
+    stack.callback(_restore_environment, saved)
+    return str(realm.service_keytab), local_amqp_url(vhost)
+
+
+def _restore_environment(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def run(args: argparse.Namespace) -> int:
     """Exit status 0 after the duration or Ctrl-C; the summary goes to stdout."""
     console = make_console()
     secret = secrets.token_hex(32)
     with contextlib.ExitStack() as stack:
-        sim = stack.enter_context(Simulator(seed=args.seed, jwt_secret=secret, amqp_url=args.amqp_url,
-                                            keytab=args.keytab))
+        keytab, amqp_url, dmq_problem = args.keytab, args.amqp_url, None
+        if args.throwaway_realm:
+            try:
+                keytab, amqp_url = throwaway_dmq_setup(stack)
+            except (KerberosRealmUnavailable, BrokerUnavailable) as error:
+                dmq_problem = str(error)
+        sim = stack.enter_context(Simulator(seed=args.seed, jwt_secret=secret,
+                                            amqp_url=None if dmq_problem else amqp_url, keytab=keytab))
         dpm = stack.enter_context(prx.dpm(**sim.client_options("dpm")))
         grpc = stack.enter_context(prx.grpc(**sim.client_options("grpc"),
                                             auth=prx.JWTAuth(sim.jwt_token("demo@FNAL.GOV"))))
-        dmq, how = open_dmq(sim)
+        dmq, how = (None, dmq_problem) if dmq_problem else open_dmq(sim)
         if dmq is None:
             _print_line(console, f"DMQ left out: {how}")
         else:
             stack.enter_context(dmq)
-            _print_line(console, f"DMQ joins the failover {how}")
+            _print_line(console, f"DMQ joins the merge and the failover {how}")
         scheduler = EventLoopScheduler()
         stack.callback(scheduler.dispose)
         showcase = build_showcase(sim, dpm, grpc, dmq, args.duration, scheduler)
