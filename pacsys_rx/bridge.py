@@ -9,10 +9,10 @@ from types import TracebackType
 from typing import Generic, TypeVar
 
 from reactivex import Observable
-from reactivex import abc as rxabc
+from reactivex.disposable import SingleAssignmentDisposable
 
 from pacsys_rx.errors import BackendUnavailable
-from pacsys_rx.flow import BoundedQueue, Overflow, check_overflow
+from pacsys_rx.flow import BoundedQueue, BufferOverflow, Overflow, check_overflow
 
 T = TypeVar("T")
 
@@ -27,10 +27,36 @@ class _Failure:
         self.error = error
 
 
-class BlockingIterator(Generic[T]):
-    """Iterates an Observable from a script; leaving ``with`` disposes the subscription.
+class _Feed:
+    """The subscription side of a bridge: fills the queue, and never references the iterator (so an
+    iterator that is dropped without ``close`` is collected, and its ``__del__`` disposes)."""
 
-    Items wait in a bounded queue (``maxsize``, ``overflow`` policy; ``dropped`` counts losses).
+    __slots__ = ("queue", "subscription")
+
+    def __init__(self, maxsize: int, overflow: Overflow) -> None:
+        self.queue: BoundedQueue[object] = BoundedQueue(maxsize, overflow)
+        self.subscription = SingleAssignmentDisposable()
+
+    def on_next(self, item: object) -> None:
+        try:
+            self.queue.put(item)
+        except BufferOverflow as error:  # the "error" policy: the consumer gets it, the source stops
+            self.queue.put_final(_Failure(error))
+            self.subscription.dispose()
+
+    def on_error(self, error: Exception) -> None:
+        self.queue.put_final(_Failure(error))
+
+    def on_completed(self) -> None:
+        self.queue.put_final(_COMPLETED)
+
+
+class BlockingIterator(Generic[T]):
+    """Iterates an Observable from a script; leaving ``with``, ``close()``, or dropping the iterator
+    (``break`` out of a ``for`` without ``with``) disposes the subscription.
+
+    Items wait in a bounded queue (``maxsize``, ``overflow`` policy; ``dropped`` counts losses; with
+    ``overflow="error"`` the next ``next`` raises ``BufferOverflow``).
     ``next`` waits at most ``timeout`` seconds and then raises ``BackendUnavailable``.
     """
 
@@ -38,23 +64,22 @@ class BlockingIterator(Generic[T]):
                  overflow: Overflow) -> None:
         self._source = source
         self._timeout = timeout
-        self._queue: BoundedQueue[object] = BoundedQueue(maxsize, overflow)
-        self._subscription: rxabc.DisposableBase | None = None
+        self._feed = _Feed(maxsize, overflow)
+        self._started = False
         self._finished = False
         self._lock = threading.Lock()
 
     @property
     def dropped(self) -> int:
-        return self._queue.dropped
+        return self._feed.queue.dropped
 
     def _start(self) -> None:
         with self._lock:
-            if self._subscription is None:
-                self._subscription = self._source.subscribe(
-                    on_next=self._queue.put,
-                    on_error=lambda e: self._queue.put_final(_Failure(e)),
-                    on_completed=lambda: self._queue.put_final(_COMPLETED),
-                )
+            if not self._started:
+                self._started = True
+                feed = self._feed
+                feed.subscription.disposable = self._source.subscribe(
+                    on_next=feed.on_next, on_error=feed.on_error, on_completed=feed.on_completed)
 
     def __enter__(self) -> BlockingIterator[T]:
         self._start()
@@ -64,11 +89,13 @@ class BlockingIterator(Generic[T]):
                  tb: TracebackType | None) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        self._feed.subscription.dispose()
+
     def close(self) -> None:
         """Dispose the subscription; iteration ends."""
         self._finished = True
-        if self._subscription is not None:
-            self._subscription.dispose()
+        self._feed.subscription.dispose()
 
     def __iter__(self) -> BlockingIterator[T]:
         self._start()
@@ -78,7 +105,7 @@ class BlockingIterator(Generic[T]):
         if self._finished:
             raise StopIteration
         self._start()
-        got, item = self._queue.get(self._timeout)
+        got, item = self._feed.queue.get(self._timeout)
         if not got:
             raise BackendUnavailable(f"no item within {self._timeout:g} s")
         if item is _COMPLETED:
@@ -126,7 +153,10 @@ async def aiter(source: Observable[T], maxsize: int = DEFAULT_MAXSIZE,
             loop.call_soon_threadsafe(ready.set)
 
     def on_next(item: T) -> None:
-        queue.put(item)
+        try:
+            queue.put(item)
+        except BufferOverflow as error:
+            queue.put_final(_Failure(error))
         wake()
 
     def on_end(marker: object) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pika
 from pika.adapters.select_connection import IOLoop
 
-from pacsys_rx.backends.dmq.jobs import Job, WriteOp, WriteSession
+from pacsys_rx.backends.dmq.jobs import FIRST_REPLY_WAIT, Job, WriteOp, WriteSession
 from pacsys_rx.backends.dmq.settings import DEFAULT_BACKOFF, DmqSettings
 from pacsys_rx.backends.dmq.values import BACKEND, GENERIC_ERROR
 from pacsys_rx.errors import BackendUnavailable
@@ -63,6 +63,7 @@ class DmqIo:
         self._tick_handle: Any = None
         self._backoff = settings.backoff.fresh()
         self._closing = False
+        self._closed_connection = False
         self._stopped = threading.Event()
         self._submit_lock = threading.Lock()
         self._gss_work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
@@ -129,6 +130,11 @@ class DmqIo:
 
     def forget(self, job: Job) -> None:
         self.jobs.discard(job)
+        if self._closing and not self.jobs:
+            self._close_connection()
+
+    def call_later(self, seconds: float, work: Callable[[], None]) -> None:
+        self.ioloop.call_later(seconds, work)
 
     def write(self, op: WriteOp) -> None:
         """Queue every setting of ``op`` on the cached session of its init DRF (created when missing)."""
@@ -235,6 +241,15 @@ class DmqIo:
         for handle in (self._retry, self._tick_handle):
             if handle is not None:
                 self.ioloop.remove_timeout(handle)
+        if not self.jobs:  # else the last disposed job closes the connection (or the bound below does)
+            self._close_connection()
+        else:
+            self.ioloop.call_later(FIRST_REPLY_WAIT, self._close_connection)
+
+    def _close_connection(self) -> None:
+        if self._closed_connection:
+            return
+        self._closed_connection = True
         if self.connection is not None and self.connection.is_open:
             self.connection.close()
         elif not self._connecting:

@@ -40,6 +40,8 @@ log = logging.getLogger("pacsys_rx.dmq")
 INIT_EXCHANGE = "amq.topic"
 INIT_KEY = "I"
 PENDING = (72, 1)
+FIRST_REPLY_WAIT = 1.0
+"""Seconds a disposed job waits for the server's first message before it sends ``D`` anyway."""
 _SECURITY = frozenset({(72, -97), (72, -99)})
 _EMPTY_PROPERTIES = pika.BasicProperties()
 
@@ -71,6 +73,9 @@ class JobHost(Protocol):
     def forget(self, job: Job) -> None:
         """The job is closed."""
 
+    def call_later(self, seconds: float, work: Callable[[], None]) -> None:
+        """Run ``work`` on the I/O thread after ``seconds``."""
+
     def start_when_connected(self, job: Job) -> None:
         """Start an idle job now, or once the connection is open."""
 
@@ -89,7 +94,10 @@ class Job:
         self.context: ClientContext | None = None
         self.started = False
         self.closed = False
+        self.disposed = False
         self.consuming = False
+        self.heard = False
+        """The server's first message (``Q``, PENDING or data) for the current INIT arrived."""
         self.last_q = time.monotonic()
         self.orphan = ""
         """Mailbox of a server job left behind when this job's channel was lost (to be sent ``D``)."""
@@ -112,7 +120,7 @@ class Job:
         """Create the GSS context (off the I/O thread: it may wait on the KDC), then the channel."""
         self.dispose_orphan(connection)
         self.started = True
-        self.consuming = False
+        self.consuming = self.heard = False
         self.io.off_thread(self._new_context, lambda result: self._open_channel(connection, result))
 
     def _new_context(self) -> tuple[ClientContext, bytes]:
@@ -194,6 +202,10 @@ class Job:
     # ------------------------------------------------------------------ traffic
 
     def _on_delivery(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        self.heard = True
+        if self.closed:
+            self._dispose()
+            return
         key = method.routing_key
         if key == "Q":
             self.last_q = time.monotonic()
@@ -277,10 +289,25 @@ class Job:
             log.warning("cannot dispose an orphaned DMQ job: %r", error)
 
     def close(self) -> None:
-        """Dispose the job for good."""
+        """Dispose the job for good.
+
+        A job whose INIT is out but which has not heard from the server yet waits (at most
+        :data:`FIRST_REPLY_WAIT`) for the server's first message before sending ``D``: until then the
+        server may not have bound its control queue to the mailbox, and a ``D`` would be lost (the server
+        job would run on until its heartbeat limit).
+        """
         if self.closed:
             return
         self.closed = True
+        if self.consuming and not self.heard:
+            self.io.call_later(FIRST_REPLY_WAIT, self._dispose)
+            return
+        self._dispose()
+
+    def _dispose(self) -> None:
+        if self.disposed:
+            return
+        self.disposed = True
         self._teardown()
         self.dispose_orphan(self.io.connection)
         self.io.forget(self)
