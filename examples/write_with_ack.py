@@ -1,9 +1,10 @@
 """Settings acknowledged through the Observable: one write, a batch with refusals, a read back.
 
-    python examples/write_with_ack.py
+    python examples/write_with_ack.py [--seconds 5]
 
-gRPC writes need a JWT: the example starts its own simulator with an HS256 secret and signs a token
-whose ``realm_access.roles`` holds ``testing``, the role allowed to set Z:ACLTST and Z:ACLTS*.
+gRPC writes need a JWT: the example starts its own simulator with an HS256 secret and has it sign a
+token whose ``realm_access.roles`` holds ``testing``, the role allowed to set Z:ACLTST and Z:ACLTS*.
+``--seconds`` bounds the wait for each acknowledgement and read.
 (DPM/HTTP writes use Kerberos instead: ``prx.dpm(auth=prx.KerberosAuth(), role="testing")``.)
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import secrets
 
-import jwt
 from reactivex import operators as rxops
 
 import pacsys_rx as prx
@@ -23,13 +23,10 @@ def describe(result: prx.WriteResult) -> str:
     return f"{result.drf}: " + ("ok" if result.ok else f"refused, {result.status.describe()}")
 
 
-def main() -> None:
-    secret = secrets.token_hex(32)
-    claims = {"sub": "me@FNAL.GOV", "realm_access": {"roles": ["testing"]}}  # "testing" may set Z:ACLTS*
-    token = jwt.encode(claims, secret, algorithm="HS256")
-    with Simulator(jwt_secret=secret) as sim:
-        host, port = sim.endpoints["grpc"].rsplit(":", 1)
-        with prx.grpc(host, int(port), auth=prx.JWTAuth(token)) as grpc:
+def main(seconds: float) -> None:
+    with Simulator(jwt_secret=secrets.token_hex(32)) as sim:
+        token = sim.jwt_token("me@FNAL.GOV", roles=["testing"])          # "testing" may set Z:ACLTS*
+        with prx.grpc(**sim.client_options("grpc"), auth=prx.JWTAuth(token), timeout=seconds) as grpc:
             print(describe(grpc.write("Z:ACLTST", 45.0).run()))   # run() blocks for the acknowledgement
 
             grpc.write("Z:ACLTS7", 1.2).subscribe(                 # or react to it when it arrives
@@ -47,5 +44,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="longest wait for each acknowledgement and read (default 5)")
+    main(parser.parse_args().seconds)

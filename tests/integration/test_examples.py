@@ -23,16 +23,17 @@ def png(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(png: Path) -> Iterator[dict[str, subprocess.Popen[str]]]:
-    """Every example started at once: script name -> its process."""
+    """Every example started at once, each with ``--seconds`` (which every example accepts)."""
     arguments = {
         "monitoring_pipeline.py": ["--seconds", "2.5"],
         "alarm_logic.py": ["--seconds", "3"],
         "failover.py": ["--seconds", "3"],
-        "write_with_ack.py": [],
+        "write_with_ack.py": ["--seconds", "5"],
         "asyncio_integration.py": ["--seconds", "2"],
         "plot_stream.py": ["--seconds", "2", "--output", str(png)],
     }
     assert set(arguments) == {path.name for path in EXAMPLES.glob("*.py")}, "an example without a smoke test"
+    assert all(args[0] == "--seconds" for args in arguments.values())
     processes = {name: subprocess.Popen([sys.executable, str(EXAMPLES / name), *args], text=True,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                  for name, args in arguments.items()}
