@@ -48,6 +48,7 @@ def align_to_event(
             held: deque[Reading] = deque()
             newest: datetime | None = None
             last_emitted: datetime | None = None
+            close_at: datetime | None = None  # when the watermark closes the oldest group
 
             def join(reading: Reading, at: datetime) -> bool:
                 offset = reading.timestamp - at
@@ -61,24 +62,34 @@ def align_to_event(
 
             def nearest_event(stamp: datetime) -> datetime | None:
                 position = bisect.bisect_left(events, stamp)
-                candidates = events[max(position - 1, 0):position + 1]
-                return min(candidates, key=lambda at: abs(at - stamp)) if candidates else None
+                after = events[position] if position < len(events) else None
+                if position == 0:
+                    return after
+                before = events[position - 1]
+                return after if after is not None and after - stamp < stamp - before else before
 
             def emit(at: datetime) -> None:
                 nonlocal last_emitted
                 last_emitted = at
                 observer.on_next(AlignedGroup(at, groups.pop(at)))
 
-            def close_due() -> None:
-                while len(events) > 1 and newest is not None and newest >= events[1] + late:
+            def plan_close() -> None:
+                nonlocal close_at
+                close_at = events[1] + late if len(events) > 1 else None
+
+            def close_due(watermark: datetime) -> None:
+                while close_at is not None and watermark >= close_at:
                     emit(events.pop(0))
-                while held and newest is not None and held[0].timestamp < newest - horizon:
+                    plan_close()
+                oldest = watermark - horizon
+                while held and held[0].timestamp < oldest:
                     held.popleft()
 
             def on_clock(stamp: datetime) -> None:
                 if stamp in groups or (last_emitted is not None and stamp <= last_emitted):
                     return
                 bisect.insort(events, stamp)
+                plan_close()
                 groups[stamp] = {}
                 for reading in held:
                     join(reading, stamp)
@@ -86,7 +97,8 @@ def align_to_event(
             def on_item(index: int, reading: Reading) -> None:
                 nonlocal newest
                 stamp = reading.timestamp
-                if newest is None or stamp > newest:
+                advanced = newest is None or stamp > newest
+                if advanced:
                     newest = stamp
                 if index == _CLOCK:
                     on_clock(stamp)
@@ -94,7 +106,8 @@ def align_to_event(
                     at = nearest_event(stamp) if events else None
                     if at is None or not join(reading, at):
                         held.append(reading)
-                close_due()
+                if (advanced or index == _CLOCK) and newest is not None:
+                    close_due(newest)
 
             def ends_output(_: int) -> bool:
                 while events:
