@@ -27,15 +27,18 @@ import enum
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, ClassVar
 
 import reactivex
 from reactivex import Observable
 from reactivex import abc as rxabc
+from reactivex import operators as ops
 from reactivex.disposable import CompositeDisposable, Disposable
 from reactivex.scheduler import EventLoopScheduler
 
+from pacsys_rx.backends.history import HISTORY_TIMEOUT, TimeSpec, history_samples, logger_drf
 from pacsys_rx.backends.streams import (
     DEFAULT_HANDOFF,
     DEFAULT_OVERFLOW,
@@ -69,6 +72,8 @@ class Capability(enum.Flag):
     """Authenticates with Kerberos."""
     AUTH_JWT = enum.auto()
     """Authenticates with a JWT."""
+    HISTORY = enum.auto()
+    """Data-logger history (``history``, ``<-LOGGER`` reads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +197,10 @@ class Backend(abc.ABC):
         ``sink.mark_connected()`` once the server accepted it. No blocking I/O here."""
         raise NotSupported(f"the {self.name} backend cannot stream")
 
+    def _start_history(self, requests: Sequence[ReadRequest], sink: OneShotSink) -> rxabc.DisposableBase:
+        """Send one logger request; deliver its whole answer as one merged reading (default: a read)."""
+        return self._start_reads(requests, sink)
+
     def _check_read_auth(self) -> None:
         """Raise ``AuthenticationError`` when this backend lacks the credentials for reading."""
 
@@ -225,6 +234,23 @@ class Backend(abc.ABC):
                     for i, (drf, value) in enumerate(_setting_pairs(settings))]
         return self._one_shot(requests, self._start_writes, self._check_writable, timeout,
                               f"{self.name} write")
+
+    def history(self, drf: str, start: TimeSpec | None = None, end: TimeSpec | None = None, *,
+                duration: timedelta | float | None = None, node: str | None = None,
+                timeout: float | None = None) -> Observable[Reading]:
+        """One Reading per logged sample of ``drf`` in ``[start, end)``, in time order, then completion.
+
+        Times: see ``pacsys_rx.backends.history.TimeSpec`` (datetime, Unix seconds, ``"-1h"``, ISO-8601).
+        ``duration`` asks for the last stretch up to now instead (``<-LOGGERDURATION``); a ``drf`` that
+        already carries ``<-LOGGER``, ``<-LOGGERDURATION`` or ``<-LOGGERSINGLE`` is sent as it is.
+        A device error arrives as one error Reading; ``timeout`` defaults to the larger of the
+        backend's timeout and ``HISTORY_TIMEOUT``.
+        """
+        wire = logger_drf(_check_drf(drf), start, end, duration=duration, node=node)
+        limit = max(self.timeout, HISTORY_TIMEOUT) if timeout is None else timeout
+        merged = self._one_shot([ReadRequest(0, wire, wire)], self._start_history, self._check_historical,
+                                limit, f"{self.name} history")
+        return merged.pipe(ops.flat_map(history_samples))
 
     def stream(self, drfs: str | Iterable[str], *, maxsize: int = DEFAULT_HANDOFF,
                overflow: Overflow = DEFAULT_OVERFLOW) -> Observable[Reading]:
@@ -303,6 +329,12 @@ class Backend(abc.ABC):
         if Capability.WRITE not in self.capabilities:
             raise NotSupported(f"the {self.name} backend is read-only; write through dpm, grpc or dmq")
         self._check_write_auth()
+
+    def _check_historical(self) -> None:
+        self._check_open()
+        if Capability.HISTORY not in self.capabilities:
+            raise NotSupported(f"the {self.name} backend cannot read logger history; use dpm, grpc or acl")
+        self._check_read_auth()
 
     def _check_streamable(self) -> None:
         self._check_open()

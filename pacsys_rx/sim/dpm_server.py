@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from pacsys_rx.drf import DataRequest, parse_request
@@ -23,7 +24,8 @@ from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm,
 from pacsys_rx.protocols import pc
 from pacsys_rx.protocols.pcitems import encode_double, encode_int
 from pacsys_rx.sim.engine import Batch, Subscription
-from pacsys_rx.sim.model import Sample
+from pacsys_rx.sim.logger import History, is_logger_request
+from pacsys_rx.sim.model import CYCLES_PER_MS, Sample
 from pacsys_rx.sim.server import SimContext, SimServer
 
 HEARTBEAT_INTERVAL = 2.0
@@ -87,6 +89,27 @@ def sample_reply(ref_id: int, sample: Sample) -> pc.DpmReply:
     return pc.ScalarReply(*head, status, float(value))
 
 
+def history_replies(ref_id: int, history: History) -> Iterator[pc.DpmReply]:
+    """A logger answer as DPM replies (dpm-http.md §5.6): TimedScalarArray chunks of up to 487 samples
+    or one ScalarArray per array record (its timestamp in microseconds), then an empty terminator of
+    the same kind; a LOGGERSINGLE answer is one ordinary reply."""
+    array = False
+    for sample in history.chunks():
+        if history.single:
+            yield sample_reply(ref_id, sample)
+            return
+        array = isinstance(sample.value, tuple)
+        if array:
+            yield pc.ScalarArrayReply(ref_id, sample.timestamp * 1000, sample.cycle, 0,
+                                      [float(v) for v in sample.value])  # type: ignore[union-attr]
+        else:
+            yield sample_reply(ref_id, sample)
+    if array:
+        yield pc.ScalarArrayReply(ref_id, 0, 0, 0, [])
+    else:
+        yield pc.TimedScalarArrayReply(ref_id, 0, 0, 0, [], [])
+
+
 def _service_name(principal: str) -> str:
     """``daeset/localhost@FNAL.GOV`` -> ``daeset@localhost``, the form a DPM announces."""
     name = principal.rsplit("@", 1)[0]
@@ -130,6 +153,9 @@ class _Session:
         self.settings_enabled = False
         self.held: list[bytes] = []
         self._middles: dict[tuple[int, int, int], bytes] = {}
+        self.logged_windows: set[str] = set()
+        """Logger entries this list answered: the real server ignores a repeat (dpm-http.md §5.6)."""
+        self.history_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ output
 
@@ -230,10 +256,35 @@ class _Session:
     def _on_StartListRequest(self, request: pc.StartListRequest) -> None:
         self.stop_data()
         self.reply(pc.StartListReply(self.list_id, 0))
-        if self.entries:
-            refs = list(self.entries)
+        logged = [(ref, entry) for ref, entry in self.entries.items() if is_logger_request(entry.request)]
+        if logged:
+            self._start_history(logged)
+        refs = [ref for ref, entry in self.entries.items() if not is_logger_request(entry.request)]
+        if refs:
             requests = [self.entries[ref_id].request for ref_id in refs]
             self.subscription = self.server.context.engine.subscribe(requests, self.on_batch, refs)
+
+    def _start_history(self, logged: list[tuple[int, _Entry]]) -> None:
+        """Answer logger entries in chunks; an entry whose window this list already answered gets nothing."""
+        context = self.server.context
+        now = context.engine.time()
+        answers = []
+        for ref_id, entry in logged:
+            if entry.drf in self.logged_windows:
+                continue
+            self.logged_windows.add(entry.drf)
+            answers.append((ref_id, context.data_logger.answer(entry.request, now)))
+        if answers:
+            self.history_task = context.loop.create_task(self._send_history(answers, now))
+
+    async def _send_history(self, answers: list[tuple[int, History | AcnetStatus]], now: float) -> None:
+        for ref_id, answer in answers:
+            if isinstance(answer, AcnetStatus):
+                self.reply(pc.StatusReply(ref_id, int(now), int(now * CYCLES_PER_MS), answer.packed))
+                continue
+            for reply in history_replies(ref_id, answer):
+                self.reply(reply)
+                await asyncio.sleep(0)
 
     def _on_StopListRequest(self, request: pc.StopListRequest) -> None:
         self.stop_data()
@@ -304,6 +355,9 @@ class _Session:
         if self.subscription is not None:
             self.subscription.cancel()
             self.subscription = None
+        if self.history_task is not None:
+            self.history_task.cancel()
+            self.history_task = None
 
 
 class DpmServer(SimServer):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -42,6 +42,7 @@ from pacsys_rx.protocols.grpc_values import setting_value, status_to_proto, valu
 from pacsys_rx.protocols.proto import DAQ_pb2, DevDB_pb2, device_pb2
 from pacsys_rx.sim.catalogue import STATUS_ATTRIBUTES, DeviceSpec, StatusSpec, ValueSpec
 from pacsys_rx.sim.engine import Batch, Subscription
+from pacsys_rx.sim.logger import History, is_logger_request
 from pacsys_rx.sim.model import BIT_NAMES, BIT_TEXTS, DeviceModel, Sample
 from pacsys_rx.sim.permissions import Identity
 from pacsys_rx.sim.server import SimContext, SimServer
@@ -189,6 +190,15 @@ def readings_reply(index: int, readings: Sequence[bytes]) -> bytes:
 
 def status_reply(index: int, status: AcnetStatus, message: str = "") -> bytes:
     return DAQ_pb2.ReadingReply(index=index, status=status_to_proto(status, message)).SerializeToString()
+
+
+def history_replies(index: int, history: History) -> Iterator[bytes]:
+    """A logger answer as ``ReadingReply`` messages: one per chunk of up to 487 samples (or per array
+    record), then one with empty ``readings``; a LOGGERSINGLE answer is one reply."""
+    for sample in history.chunks():
+        yield readings_reply(index, [encode_sample(sample)])
+    if not history.single:
+        yield readings_reply(index, [])
 
 
 class _ReadCall:
@@ -357,15 +367,38 @@ class GRPCServer(SimServer):
                 call.closed.add(index)
                 call.terminal[index] = status_reply(index, BAD_REQUEST, str(error))
         self._calls.add(call)
+        entries = list(zip(tags, parsed, strict=True))
+        logged = [(tag, request) for tag, request in entries if is_logger_request(request)]
+        live = [(tag, request) for tag, request in entries if not is_logger_request(request)]
         subscription: Subscription | None = None
         try:
-            subscription = self._context.engine.subscribe(parsed, call.on_batch, tags)
+            if logged and not await self._send_history(logged, context):
+                return
+            subscription = self._context.engine.subscribe(
+                [request for _, request in live], call.on_batch, [tag for tag, _ in live])
             await self._serve(call, subscription, context)
         finally:
             if subscription is not None:
                 subscription.cancel()
             self._calls.discard(call)
             self._dropped += call.dropped
+
+    async def _send_history(self, logged: list[tuple[int, DataRequest]],
+                            context: aio.ServicerContext) -> bool:
+        """Answer logger entries (dpm-grpc.md §5.4) before any live data; False when the client went away."""
+        assert self._context is not None
+        now = self._context.engine.time()
+        await self._before_reply()
+        for index, request in logged:
+            answer = self._context.data_logger.answer(request, now)
+            replies = [status_reply(index, answer)] if isinstance(answer, AcnetStatus) \
+                else history_replies(index, answer)
+            for reply in replies:
+                try:
+                    await context.write(self._outgoing(reply))
+                except Exception:
+                    return False
+        return True
 
     async def _serve(self, call: _ReadCall, subscription: Subscription, context: aio.ServicerContext) -> None:
         loop = asyncio.get_running_loop()

@@ -17,6 +17,7 @@ import jwt
 from pacsys_rx.errors import PacsysError
 from pacsys_rx.sim.catalogue import Catalogue, load_catalogue
 from pacsys_rx.sim.engine import EventEngine, RealTimeDriver
+from pacsys_rx.sim.logger import DEFAULT_RETENTION_DAYS
 from pacsys_rx.sim.model import DeviceModel
 from pacsys_rx.sim.permissions import Permissions
 from pacsys_rx.sim.server import (
@@ -46,7 +47,8 @@ class Simulator:
     Use as a context manager (or ``start()``/``stop()``). ``endpoints`` maps each running server to
     its endpoint text; ``disabled`` maps the others to the reason. ``servers`` selects servers: None
     (all of ``SERVER_MODULES``), an iterable of names from it, or a mapping
-    name -> module path, ``SimServer`` instance or ``factory(context)``.
+    name -> module path, ``SimServer`` instance or ``factory(context)``. ``logger_retention_days``
+    bounds how far back the data logger answers (:mod:`pacsys_rx.sim.logger`).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class Simulator:
         servers: Iterable[str] | Mapping[str, ServerSource] | None = None,
         host: str = "127.0.0.1",
         acl_tls: bool = False,
+        logger_retention_days: float = DEFAULT_RETENTION_DAYS,
     ) -> None:
         catalogue = devices if isinstance(devices, Catalogue) else load_catalogue(devices)
         self.permissions = (
@@ -81,6 +84,7 @@ class Simulator:
             jwt_secret=jwt_secret,
             jwt_public_key=_pem_text(jwt_public_key),
             acl_tls=acl_tls,
+            logger_retention_days=logger_retention_days,
         )
         self.model = DeviceModel(catalogue, seed=seed, permissions=self.permissions)
         self.engine = EventEngine(self.model)

@@ -42,6 +42,7 @@ from typing import Union
 
 from pacsys_rx.errors import PacsysError
 from pacsys_rx.sim.engine import EventEngine
+from pacsys_rx.sim.logger import DEFAULT_RETENTION_DAYS, DataLogger
 from pacsys_rx.sim.model import DeviceModel
 from pacsys_rx.sim.permissions import Permissions
 
@@ -70,6 +71,7 @@ class SimConfig:
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
     acl_tls: bool = False
+    logger_retention_days: float = DEFAULT_RETENTION_DAYS
 
 
 @dataclass
@@ -83,6 +85,11 @@ class SimContext:
     permissions: Permissions
     logger: logging.Logger
     bound_ports: dict[str, int] = field(default_factory=dict)
+    data_logger: DataLogger = field(init=False)
+    """Answers ``<-LOGGER...`` requests and ACL ``logger_get`` (:mod:`pacsys_rx.sim.logger`)."""
+
+    def __post_init__(self) -> None:
+        self.data_logger = DataLogger(self.model, self.config.logger_retention_days)
 
     def port(self, name: str) -> int:
         """The port server ``name`` should bind: the one it had before a restart, else the configured one."""

@@ -54,7 +54,7 @@ class DPMBackend(ReportsHealth, Backend):
 
     name = "dpm"
     capabilities = (Capability.READ | Capability.BATCH | Capability.STREAM | Capability.WRITE
-                    | Capability.AUTH_KERBEROS)
+                    | Capability.AUTH_KERBEROS | Capability.HISTORY)
     dedicated_stream_threads = True
 
     def __init__(self, host: str | None = None, port: int | None = None, auth: KerberosAuth | None = None,

@@ -22,6 +22,7 @@ from pacsys_rx.backends.dpm.values import (
     ClientFrame,
     Clock,
     Entry,
+    LoggerAnswer,
     Setting,
     reply_reading,
     scalar_reading,
@@ -30,6 +31,7 @@ from pacsys_rx.backends.dpm.values import (
     stream_readings,
 )
 from pacsys_rx.backends.health import HealthLink
+from pacsys_rx.backends.history import is_chunked
 from pacsys_rx.drf import ImmediateEvent, parse_request
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, ProtocolError
 from pacsys_rx.kerberos import ClientContext, dpm_service_principal
@@ -90,6 +92,8 @@ class ReadJob(Cancellable):
         self.sink = sink
         self.clock = Clock()
         self._entries: dict[int, tuple[int, Entry]] = {}
+        self._logger: dict[int, LoggerAnswer] = {}
+        """Chunked logger entries: every reply until the terminator counts, not only the first."""
         self._failure: int | None = None
 
     @property
@@ -103,6 +107,8 @@ class ReadJob(Cancellable):
         for request in self.requests:
             ref_id = connection.next_ref()
             self._entries[ref_id] = (request.index, Entry(request.drf, parse_request(request.drf).device))
+            if is_chunked(request.wire_drf):
+                self._logger[ref_id] = LoggerAnswer()
             adds.append(pc.AddToListRequest(connection.list_id, ref_id, request.wire_drf))
         connection.send(*adds, pc.StartListRequest(connection.list_id))
 
@@ -125,17 +131,24 @@ class ReadJob(Cancellable):
                     self._answer(frame[0], scalar_reading(found[1], frame, self.clock))
             elif isinstance(frame, DATA_REPLIES):
                 found = self._entries.get(frame.ref_id)
-                if found is not None:
-                    self._answer(frame.ref_id, reply_reading(found[1], frame, self.clock))
+                logged = self._logger.get(frame.ref_id)
+                if found is None:
+                    continue
+                result = reply_reading(found[1], frame, self.clock) if logged is None \
+                    else logged.add(found[1], frame, self.clock)
+                if result is not None:
+                    self._answer(frame.ref_id, result)
             elif isinstance(frame, pc.DeviceInfoReply):
                 found = self._entries.get(frame.ref_id)
                 if found is not None:
                     found[1].learn(frame)
             elif isinstance(frame, (pc.AddToListReply, pc.StatusReply)) and frame.ref_id in self._entries:
+                entry = self._entries[frame.ref_id][1]
                 if frame.status != 0:
-                    entry = self._entries[frame.ref_id][1]
                     stamp = frame.timestamp if isinstance(frame, pc.StatusReply) else 0
                     self._answer(frame.ref_id, status_reading(entry, frame.status, self.clock, stamp))
+                elif isinstance(frame, pc.StatusReply) and frame.ref_id in self._logger:
+                    self._answer(frame.ref_id, self._logger[frame.ref_id].result(entry, self.clock))
             elif _job_failure(frame):
                 self._fail_rest(_job_failure(frame))
 

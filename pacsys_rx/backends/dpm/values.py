@@ -199,6 +199,47 @@ def reply_reading(entry: Entry, reply: DataReply, clock: Clock) -> Reading:
                    BACKEND_NAME, entry.meta, None)
 
 
+class LoggerAnswer:
+    """The chunks of one chunked logger entry merged into one timed array (dpm-http.md §5.6): timed
+    scalar arrays are concatenated, array records (``ScalarArray``, µs timestamps) become rows; the
+    first error chunk is the result, the first warning is kept."""
+
+    __slots__ = ("_data", "_micros", "_warning")
+
+    def __init__(self) -> None:
+        self._data: list[Any] = []
+        self._micros: list[int] = []
+        self._warning: AcnetStatus | None = None
+
+    def add(self, entry: Entry, reply: DataReply, clock: Clock) -> Reading | None:
+        """Take one reply; the entry's result once its answer ended, else None."""
+        data: list[Any]
+        if isinstance(reply, pc.TimedScalarArrayReply):
+            data, micros = list(reply.data), list(reply.micros)
+        elif isinstance(reply, pc.ScalarArrayReply):
+            data, micros = ([tuple(reply.data)], [reply.timestamp]) if reply.data else ([], [])
+        else:
+            return reply_reading(entry, reply, clock)
+        status = STATUS(reply.status)
+        if status.error < 0:
+            return status_reading(entry, reply.status, clock, reply.timestamp if not micros else 0)
+        if status.error > 0 and self._warning is None:
+            self._warning = status
+        if data:
+            self._data.extend(data)
+            self._micros.extend(micros)
+            return None
+        return self.result(entry, clock)
+
+    def result(self, entry: Entry, clock: Clock) -> Reading:
+        """The merged answer (empty when the window held no samples)."""
+        micros = self._micros
+        when = _EPOCH + timedelta(microseconds=micros[0]) if micros and micros[0] else clock(0)
+        return Reading(entry.drf, entry.device, TimedArray(tuple(self._data), tuple(micros)),
+                       ValueType.TIMED_SCALAR_ARRAY, entry.units, when, None, self._warning or OK,
+                       BACKEND_NAME, entry.meta, None)
+
+
 def stream_readings(entry: Entry, reply: DataReply, clock: Clock) -> list[Reading]:
     """The Readings a stream delivers for a data reply: one per sample of a timed array (a Fast Time
     Plot or logger chunk; each sample at its own time, 0 micros meaning the reply's time), else one."""

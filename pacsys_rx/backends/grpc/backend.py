@@ -36,6 +36,7 @@ from pacsys_rx.backends.base import (
     WriteRequest,
 )
 from pacsys_rx.backends.health import ReportsHealth
+from pacsys_rx.backends.history import is_chunked
 from pacsys_rx.drf import Field, Property, parse_request
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, DeviceError, PacsysError
 from pacsys_rx.model import AcnetStatus, DeviceMeta, Reading, TimedArray, ValueType, WriteResult
@@ -74,7 +75,6 @@ READ_METHOD = "/services.daq.DAQ/Read"
 NOT_FOUND = AcnetStatus(0, -1)
 NO_STATUS_MESSAGE = "No status received from server"
 
-_LOGGER_EXTRAS = frozenset({"LOGGER", "LOGGERDURATION"})
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 _UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 _WRITE_INTERRUPTED = _UNREACHABLE | {grpc.StatusCode.CANCELLED}
@@ -316,7 +316,7 @@ class _OneShotRead:
     def _run(self) -> None:
         backend, requests, sink = self._backend, self._requests, self._sink
         targets = backend._targets([r.drf for r in requests])
-        chunked = {i for i, r in enumerate(requests) if _is_chunked(r.wire_drf)}
+        chunked = {i for i, r in enumerate(requests) if is_chunked(r.wire_drf)}
         chunks: dict[int, list[DAQ_pb2.Reading]] = {i: [] for i in chunked}
         pending = set(range(len(requests)))
         with self._lock:
@@ -351,11 +351,6 @@ class _OneShotRead:
         for i in sorted(pending):
             reading = Reading.error(targets[i].drf, targets[i].device, status, BACKEND, message)
             sink.deliver(requests[i].index, reading)
-
-
-def _is_chunked(wire_drf: str) -> bool:
-    extra = parse_request(wire_drf).extra
-    return extra is not None and extra.name in _LOGGER_EXTRAS
 
 
 def _one_shot_result(reply: DAQ_pb2.ReadingReply, target: Target) -> Reading:
@@ -507,7 +502,7 @@ class GRPCBackend(ReportsHealth, Backend):
 
     name = "grpc"
     capabilities = (Capability.READ | Capability.BATCH | Capability.STREAM | Capability.WRITE
-                    | Capability.AUTH_JWT)
+                    | Capability.AUTH_JWT | Capability.HISTORY)
     dedicated_stream_threads = True
 
     def __init__(
