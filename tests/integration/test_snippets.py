@@ -1,12 +1,12 @@
 """Every fenced code block of README.md and docs/ runs as it stands, against the embedded simulator.
 
 Python blocks run in order, one namespace per page (a page's examples start the simulator on
-loopback themselves). Shell blocks (``sh``, ``bash``, ``console``) run line by line with the
+loopback themselves). Shell blocks (``sh``, ``bash``, ``console``) run as bash scripts with the
 project's ``pacsys-rx`` on ``PATH``. TOML blocks are simulator files: a catalogue loads with
-``load_catalogue``, a permissions file with ``Permissions.load``. A block whose first line is ``# not run: REASON`` is shown to
-readers but not run, and the reason is part of this test's report; a block without a language is
-output or a synopsis and is not code. Any other language fails, so that no block is left out
-silently.
+``load_catalogue``, a permissions file with ``Permissions.load``. A block whose first line is
+``# not run: REASON`` is shown to readers but not run, and the reason is part of this test's
+report; a block without a language is output or a synopsis and is not code. Any other language
+fails, so that no block is left out silently.
 """
 
 from __future__ import annotations
