@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pacsys_rx.drf import DataRequest, Field, Property, parse_request
+from pacsys_rx.drf import DataRequest, Extra, Field, Property, parse_request
 from pacsys_rx.errors import DRFError, ProtocolError
-from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, ValueType
+from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, TimedArray, ValueType
 from pacsys_rx.protocols.acl import (
     CGI_PATH,
     STATUS_ATTRIBUTES,
@@ -40,6 +40,7 @@ from pacsys_rx.protocols.acl import (
     split_script,
     status_label,
 )
+from pacsys_rx.sim.logger import DataLogger
 from pacsys_rx.sim.model import DeviceModel, Sample
 from pacsys_rx.sim.server import SimContext, SimServer
 
@@ -70,11 +71,14 @@ class _Read:
 
 
 class ACLInterpreter:
-    """Runs ACL scripts against a device model: ``read``, ``device_list/create``, ``read_list``."""
+    """Runs ACL scripts against a device model: ``read``, ``device_list/create``, ``read_list``,
+    ``logger_get``."""
 
-    def __init__(self, model: DeviceModel, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, model: DeviceModel, clock: Callable[[], float] | None = None,
+                 data_logger: DataLogger | None = None) -> None:
         self.model = model
         self.clock = clock or model.clock
+        self.data_logger = data_logger or DataLogger(model)
 
     def run(self, script: str) -> str:
         """The output of ``script``; error lines are part of the output, as ACL prints them."""
@@ -111,6 +115,8 @@ class ACLInterpreter:
             return lambda lines: None
         if verb == "read_list":
             return self._compile_read_list(command, number, lists)
+        if verb == "logger_get":
+            return self._compile_logger_get(command, number)
         raise ScriptError(f"Unknown command ({command.verb.text}) at line {number} - CLIB_SYNTAX")
 
     def _compile_read(self, command: Command, number: int) -> _Read:
@@ -152,6 +158,41 @@ class ACLInterpreter:
 
         def run(lines: list[str]) -> None:
             lines.extend(self._read_line(read, number, with_name, with_units) for read in reads)
+
+        return run
+
+    def _compile_logger_get(self, command: Command, number: int) -> Callable[[list[str]], None]:
+        """``logger_get/start=T/end=T[/node=N][/date_format='utc_seconds'] DEVICE`` (acl.md 8): one line
+        per logged sample; times are read as UTC (``YYYY-MM-DD HH:MM:SS[.fff]`` or ``now``)."""
+        verb = command.verb
+        device = command.arguments[0].text if len(command.arguments) == 1 else ""
+        known = {"start", "end", "node", "date_format"}
+        if not device or any(name not in known for name, _ in verb.qualifiers):
+            raise ScriptError(f"Invalid logger_get command at line {number} - CLIB_SYNTAX")
+        request = self._resolve(device, "logger_get", number)
+        try:
+            start, end = (_acl_time(verb.qualifier(name), self.clock()) for name in ("start", "end"))
+        except ValueError:
+            raise ScriptError(
+                format_error_line("Invalid time", "logger_get", number, "CLIB_SYNTAX", device)) from None
+        node = verb.qualifier("node")
+        extra = f"LOGGER:{start:.0f}:{end:.0f}" + (f":{node}" if node else "")
+        request = dataclasses.replace(request, extra=Extra("LOGGER", extra))
+        seconds = verb.qualifier("date_format") == "utc_seconds"
+
+        def run(lines: list[str]) -> None:
+            answer = self.data_logger.answer(request, self.clock())
+            if isinstance(answer, AcnetStatus):
+                raise ScriptError(format_error_line(
+                    "Error", "logger_get", number, answer.name or "DIO_GENERIC_ERROR", request.device))
+            for chunk in answer.chunks():
+                value = chunk.value
+                if isinstance(value, TimedArray):
+                    lines.extend(f"{_logged_time(m, seconds)} {v!r}" for v, m in zip(
+                        value.data, value.micros, strict=True))
+                elif isinstance(value, tuple):
+                    lines.append(f"{_logged_time(chunk.timestamp * 1000, seconds)} "
+                                 + " ".join(repr(float(v)) for v in value))
 
         return run
 
@@ -219,6 +260,25 @@ class ACLInterpreter:
         return 1 if values is None or values.is_text else values.scaling.raw_bytes
 
 
+def _acl_time(text: str | None, now: float) -> float:
+    """An ACL time qualifier as epoch ms (UTC); ValueError when missing or unreadable."""
+    if text is None:
+        raise ValueError("missing time")
+    if text.strip().lower() == "now":
+        return now
+    when = datetime.datetime.fromisoformat(text.strip().replace("+", " "))
+    return when.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000.0
+
+
+def _logged_time(micros: int, seconds: bool) -> str:
+    """A sample time as ``logger_get`` prints it: Unix seconds, or ``DD-Mon-YYYY HH:MM:SS.fff`` (UTC)."""
+    if seconds:
+        whole, rest = divmod(micros, 1_000_000)
+        return f"{whole}.{rest // 1000:03d}" if rest else str(whole)
+    when = datetime.datetime.fromtimestamp(micros / 1e6, datetime.timezone.utc)
+    return when.strftime("%d-%b-%Y %H:%M:%S.") + f"{when.microsecond // 1000:03d}"
+
+
 def _text(value: object) -> str:
     if isinstance(value, (AnalogAlarm, DigitalAlarm, BasicStatus)):
         return " ".join(f"{key}={item}" for key, item in value.to_dict().items())
@@ -274,7 +334,7 @@ class ACLServer(SimServer):
         self._certificates: tempfile.TemporaryDirectory[str] | None = None
 
     async def start(self, context: SimContext) -> str:
-        self._interpreter = ACLInterpreter(context.model)
+        self._interpreter = ACLInterpreter(context.model, data_logger=context.data_logger)
         if self.tls is None:
             self.tls = context.config.acl_tls
         host = context.config.host

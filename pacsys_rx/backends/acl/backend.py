@@ -11,10 +11,13 @@ Threads: each backend owns a small pool of worker threads (``workers``, default 
 from __future__ import annotations
 
 import abc
+import dataclasses
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,10 +32,12 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager
 
 from pacsys_rx.backends.base import DEFAULT_TIMEOUT, Backend, Capability, OneShotSink, ReadRequest
+from pacsys_rx.drf import DefaultEvent, parse_request
 from pacsys_rx.errors import BackendUnavailable
-from pacsys_rx.model import Reading
+from pacsys_rx.model import OK, Reading, TimedArray, ValueType
 from pacsys_rx.model.reading import utc_now
 from pacsys_rx.protocols.acl import (
+    BACKEND_NAME,
     CGI_SEPARATOR,
     DEFAULT_URL,
     URL_ENV,
@@ -44,7 +49,9 @@ from pacsys_rx.protocols.acl import (
     batch_lines,
     encode_command,
     encode_script,
+    error_message,
     error_reading,
+    error_status,
     plan_read,
     reading_from_line,
     split_lines,
@@ -85,7 +92,7 @@ class ACLScriptBackend(Backend):
     grouped into scripts).
     """
 
-    capabilities = Capability.READ | Capability.BATCH
+    capabilities = Capability.READ | Capability.BATCH | Capability.HISTORY
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, workers: int = DEFAULT_WORKERS,
                  scheduler: rxabc.SchedulerBase | None = None) -> None:
@@ -165,6 +172,37 @@ class ACLScriptBackend(Backend):
             self._submit(sink, operation, partial(self._read_batch, items, sink, operation))
         return Disposable(operation.cancel)
 
+    def _start_history(self, requests: Sequence[ReadRequest], sink: OneShotSink) -> rxabc.DisposableBase:
+        """A logger DRF as ACL's ``logger_get`` (acl.md 8), its lines merged into one timed array."""
+        operation = _Operation()
+        request = requests[0]
+        self._submit(sink, operation, lambda: sink.deliver(request.index, self._logger_get(request.drf)))
+        return Disposable(operation.cancel)
+
+    def _logger_get(self, drf: str) -> Reading:
+        parsed = parse_request(drf)
+        assert parsed.extra is not None
+        name, *parameters = parsed.extra.text.split(":")
+        device = dataclasses.replace(parsed, extra=None, event=DefaultEvent()).to_canonical()
+        now = time.time() * 1000.0
+        try:
+            if name.upper() == "LOGGER":
+                start, end, node = float(parameters[0]), float(parameters[1]), parameters[2:]
+            elif name.upper() == "LOGGERDURATION":
+                start, end, node = now - float(parameters[0]), now, parameters[1:]
+            else:
+                return error_reading(drf, parsed.device, "ACL's logger_get has no single-sample form")
+        except (IndexError, ValueError):
+            return error_reading(drf, parsed.device, f"malformed logger window in {drf!r}")
+        window = f"/start=\"{_acl_time(start)}\"/end=\"{_acl_time(end)}\""
+        command = (f"logger_get/date_format='utc_seconds'{window}"
+                   + (f"/node={node[0]}" if node and node[0] else "") + f" {device}")
+        try:
+            output = self._run([command])
+        except ScriptFailed as failure:
+            return error_reading(drf, parsed.device, str(failure))
+        return logged_reading(drf, parsed.device, split_lines(output))
+
     def _submit(self, sink: OneShotSink, operation: _Operation, task: Callable[[], None]) -> None:
         """Run ``task`` on the pool unless cancelled; any exception fails the whole operation."""
 
@@ -220,6 +258,32 @@ class ACLScriptBackend(Backend):
             sink.deliver(request.index, reading)
 
         return read_status
+
+
+def _acl_time(epoch_ms: float) -> str:
+    """Epoch milliseconds as the UTC text ``logger_get`` reads (``YYYY-MM-DD HH:MM:SS.fff``)."""
+    when = datetime.fromtimestamp(epoch_ms / 1000.0, timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S.") + f"{when.microsecond // 1000:03d}"
+
+
+def logged_reading(drf: str, device: str, lines: Sequence[str]) -> Reading:
+    """``logger_get`` output in ``utc_seconds`` form (``<seconds> <value>...`` per line) as one
+    TIMED_SCALAR_ARRAY reading; an error line becomes an error reading with its status."""
+    data: list[Any] = []
+    micros: list[int] = []
+    for line in lines:
+        if error_message(line) is not None:
+            return error_reading(drf, device, line.strip(), error_status(line))
+        tokens = line.split()
+        try:
+            values = tuple(float(token) for token in tokens[1:])
+            micros.append(round(float(tokens[0]) * 1_000_000))
+        except (IndexError, ValueError):
+            return error_reading(drf, device, f"unreadable logger_get line {line!r}")
+        data.append(values[0] if len(values) == 1 else values)
+    stamp = datetime.fromtimestamp(micros[0] / 1e6, timezone.utc) if micros else utc_now()
+    return Reading(drf, device, TimedArray(tuple(data), tuple(micros)), ValueType.TIMED_SCALAR_ARRAY, None,
+                   stamp, None, OK, BACKEND_NAME)
 
 
 def _deliver_all(sink: OneShotSink, readings: Sequence[tuple[int, Reading]]) -> None:
