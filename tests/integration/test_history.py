@@ -89,7 +89,8 @@ def test_a_bad_device_gives_one_typed_error_reading(backends: dict[str, Backend]
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
-def test_a_repeated_window_gives_the_new_windows_data(backends: dict[str, Backend], backend_name: str) -> None:
+def test_a_repeated_window_gives_the_new_windows_data(backends: dict[str, Backend],
+                                                      backend_name: str) -> None:
     backend = backends[backend_name]
     end = window_end()
     first = history(backend, DEVICE, end - 20_000, end - 10_000)
@@ -142,7 +143,8 @@ def test_a_one_shot_read_of_a_logger_drf_returns_the_whole_window_before_its_tim
 
 def test_a_batch_mixing_logger_and_live_drfs_answers_every_entry(backends: dict[str, Backend]) -> None:
     end = window_end()
-    drfs = [f"{DEVICE}<-LOGGER:{end - 5_000}:{end}", "M:OUTTMP", "G:AMANDA", f"M:FOO<-LOGGER:{end - 600_000}:{end}"]
+    drfs = [f"{DEVICE}<-LOGGER:{end - 5_000}:{end}", "M:OUTTMP", "G:AMANDA",
+            f"M:FOO<-LOGGER:{end - 600_000}:{end}"]
     readings = backends["grpc"].read_many(drfs, timeout=4.0).pipe(ops.to_list()).run()
     assert sorted(r.drf for r in readings) == sorted(drfs)
     assert all(r.ok for r in readings)
@@ -187,7 +189,7 @@ def raw_dpm_replies(endpoint: str, *entries: tuple[int, str], restart_with: str 
                                                                                  pc.DeviceInfoReply)):
                         replies.append(message)
                         data = getattr(message, "data", None)
-                        if message.ref_id == ref_id and (data is not None and len(data) == 0
+                        if message.ref_id == ref_id and ((data is not None and len(data) == 0)
                                                          or isinstance(message, pc.StatusReply)):
                             return replies
                 chunk = sock.recv(1 << 16)
