@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
-from pacsys_rx.console import demo, monitor, read, write
+from pacsys_rx.console import demo, history, monitor, read, write
 from pacsys_rx.errors import PacsysError
 
 
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulated values (default 0)")
     sim.add_argument("--servers", type=_server_names, help="comma-separated servers to run (default: all)")
     sim.set_defaults(handler=run_sim)
-    for command in (read, monitor, write, demo):
+    for command in (read, history, monitor, write, demo):
         command.add_parser(commands)
     return parser
 
@@ -128,7 +128,7 @@ def run_sim(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(history.attach_relative_times(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
     # pika logs every refused connection; the commands report the failure themselves.
     logging.getLogger("pika").setLevel(logging.CRITICAL)

@@ -8,6 +8,7 @@ exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import queue
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,8 @@ authenticated_console_class = 0
 [roles]
 testing = ["Z:ACLTST", "Z:ACLTS*"]
 """
-COMMANDS = ("sim", "read", "monitor", "write", "demo")
-CLIENT_COMMANDS = ("read", "monitor", "write", "demo")
+COMMANDS = ("sim", "read", "history", "monitor", "write", "demo")
+CLIENT_COMMANDS = ("read", "history", "monitor", "write", "demo")
 DEMO_DURATION = "8"
 
 
@@ -371,6 +373,39 @@ def test_usage_errors_are_one_line_with_status_2(args: list[str], fragment: str)
 def test_unknown_command() -> None:
     result = pacsys_rx("bogus")
     assert result.returncode == 2 and result.stderr.startswith("pacsys-rx: error: argument COMMAND")
+
+
+# --------------------------------------------------------------------------------------- history
+
+
+@pytest.mark.parametrize("backend", ["dpm", "grpc", "acl"])
+def test_history_prints_one_line_per_logged_sample(sim: SimProcess, backend: str) -> None:
+    result = pacsys_rx("history", *sim.target(backend), "M:OUTTMP", "--start", "-10s", "--end", "-5s")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5
+    stamps = [datetime.fromisoformat(line.split()[0]) for line in lines]
+    assert [b - a for a, b in itertools.pairwise(stamps)] == [timedelta(seconds=1)] * 4
+
+
+def test_history_csv_and_json_with_iso_times(sim: SimProcess) -> None:
+    end = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=5)
+    window = ["--start", (end - timedelta(seconds=3)).isoformat(), "--end", end.isoformat()]
+    csv_result = pacsys_rx("history", *sim.target("grpc"), "M:OUTTMP", *window, "--csv")
+    assert csv_result.returncode == 0, csv_result.stderr
+    header, *rows = csv_result.stdout.splitlines()
+    assert header == "timestamp,value,units,status"
+    expected = [(end - timedelta(seconds=s)).isoformat() for s in (3, 2, 1)]
+    assert [row.split(",")[0] for row in rows] == expected
+    json_result = pacsys_rx("history", *sim.target("dpm"), "M:OUTTMP", *window, "--json")
+    assert [json.loads(line)["value_type"] for line in json_result.stdout.splitlines()] == ["scalar"] * 3
+
+
+def test_history_of_an_unknown_device_or_a_bad_time_fails(sim: SimProcess) -> None:
+    unknown = pacsys_rx("history", *sim.target("dpm"), "Z:NOSUCH", "--start", "-1h")
+    assert unknown.returncode == 1 and "DPM_NO_SUCH_DEVICE" in unknown.stdout
+    bad_time = pacsys_rx("history", *sim.target("dpm"), "M:OUTTMP", "--start", "yesterday-ish")
+    assert bad_time.returncode == 2 and "cannot read" in bad_time.stderr
 
 
 # ------------------------------------------------------------------------------------------- help
