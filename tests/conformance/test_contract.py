@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import threading
 import time
 
@@ -236,29 +237,34 @@ def test_07_breaking_out_of_aiter_releases_the_stream(target: Target) -> None:
 
 
 def test_08_read_many_keeps_every_reading_when_answers_race_on_several_threads() -> None:
+    """The first answer's thread is held up between taking its answer and emitting it (as a busy pool
+    thread may be); the last answer, from another thread, must not complete the read before it."""
+
+    def held_up(frame, event, arg):  # type: ignore[no-untyped-def]
+        if event == "call" and frame.f_code.co_name == "on_next":
+            sys.settrace(None)
+            time.sleep(0.2)
+        return None
+
     class Racing(FakeBackend):
         def _start_reads(self, requests, sink):  # type: ignore[no-untyped-def]
-            def answer(request, delay):  # type: ignore[no-untyped-def]
-                time.sleep(delay)
+            def answer(request, first):  # type: ignore[no-untyped-def]
+                if first:
+                    sys.settrace(held_up)
+                else:
+                    time.sleep(0.05)
                 sink.deliver(request.index, self._reading_for(request))
 
             for position, request in enumerate(requests):
-                threading.Thread(target=answer, args=(request, 0.05 if position == 0 else 0.1)).start()
-            return super()._start_reads([], sink)
+                threading.Thread(target=answer, args=(request, position == 0)).start()
+            return Disposable()
 
-    backend = Racing({f"Z:DEV{i}": float(i) for i in range(8)})
-
-    def slow_first(reading: Reading) -> None:
-        got.append(reading)
-        if len(got) == 1:
-            time.sleep(0.2)  # the others pile up behind it; the last one must not overtake
-
-    for _ in range(5):
-        got: list[Reading] = []
-        done = threading.Event()
-        backend.read_many([f"Z:DEV{i}" for i in range(8)]).subscribe(slow_first, on_completed=done.set)
-        assert done.wait(5.0)
-        assert sorted(r.value for r in got) == [float(i) for i in range(8)]  # type: ignore[type-var]
+    backend = Racing({"Z:DEV0": 0.0, "Z:DEV1": 1.0})
+    got: list[Reading] = []
+    done = threading.Event()
+    backend.read_many(["Z:DEV0", "Z:DEV1"]).subscribe(got.append, on_completed=done.set)
+    assert done.wait(5.0)
+    assert sorted(r.value for r in got) == [0.0, 1.0]  # type: ignore[type-var]
 
 
 # ----------------------------------------------------------------- 9. settings
@@ -339,3 +345,34 @@ def _error_of(observable: object) -> BaseException | None:
     observable.subscribe(on_error=fail, on_completed=done.set)  # type: ignore[attr-defined]
     assert done.wait(10.0)
     return errors[0] if errors else None
+
+
+# ----------------------------------------------------------------- 11. GSS off the I/O thread
+
+
+@pytest.mark.parametrize("target", backends(("dmq",)), indirect=True)
+def test_11_a_slow_kdc_never_stalls_running_dmq_streams(target: Target,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pacsys_rx.backends.dmq import jobs
+    from pacsys_rx.kerberos import ClientContext
+
+    slow = threading.Event()
+
+    class SlowKdc(ClientContext):
+        def step(self, token: bytes | None) -> bytes | None:
+            if slow.is_set():
+                time.sleep(1.5)
+            return super().step(token)
+
+    monkeypatch.setattr(jobs, "ClientContext", SlowKdc)
+    backend = target.make()
+    seen = Recorder()
+    backend.stream("M:OUTTMP@p,50").subscribe(seen.on_next, seen.on_error)
+    wait_until(lambda: len(seen.data()) >= 5, what="the stream runs")
+    slow.set()
+    started = time.monotonic()
+    backend.read("G:AMANDA").subscribe(on_error=lambda e: None)  # its context takes 1.5 s
+    wait_for(lambda: False, timeout=1.5)
+    during = [at for at in seen.arrivals if at > started]
+    gaps = [b - a for a, b in zip([started, *during], during, strict=False)]
+    assert len(during) >= 10 and max(gaps) < 0.7, f"the stream stalled {max(gaps, default=1.5):.2f} s"
