@@ -178,7 +178,7 @@ def test_factory_defaults_and_capabilities(monkeypatch: pytest.MonkeyPatch) -> N
         assert isinstance(backend, ACLBackend)
         assert backend.base_url == DEFAULT_URL == "https://www-bd.fnal.gov/cgi-bin/acl.pl"
         assert backend.timeout == 5.0 and backend.name == "acl"
-        assert backend.capabilities == Capability.READ | Capability.BATCH
+        assert backend.capabilities == Capability.READ | Capability.BATCH | Capability.HISTORY
         assert Capability.STREAM not in backend.capabilities and Capability.WRITE not in backend.capabilities
 
 
