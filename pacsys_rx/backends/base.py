@@ -49,6 +49,7 @@ from pacsys_rx.backends.streams import (
     SubscriberStats,
     subscribe_stream,
 )
+from pacsys_rx.backends.value_rules import ValueRule, conform, rule_for
 from pacsys_rx.drf import ensure_immediate, parse_request, prepare_for_write
 from pacsys_rx.errors import BackendClosed, BackendUnavailable, NotSupported, WriteOutcomeUnknown
 from pacsys_rx.flow import Overflow, check_overflow
@@ -159,6 +160,24 @@ class _OneShot(OneShotSink):
         self.fail(BackendUnavailable(f"{self._what} timed out after {timeout:g} s"))
 
 
+class _Conforming(OneShotSink):
+    """Passes one-shot readings through their value rules (``value_rules``) on the way to ``sink``."""
+
+    def __init__(self, sink: OneShotSink, rules: dict[int, ValueRule]) -> None:
+        self._sink = sink
+        self._rules = rules
+
+    def deliver(self, index: int, item: Any) -> None:
+        rule = self._rules.get(index)
+        self._sink.deliver(index, item if rule is None else conform(item, rule))
+
+    def fail(self, error: Exception) -> None:
+        self._sink.fail(error)
+
+    def mark_sent(self) -> bool:
+        return self._sink.mark_sent()
+
+
 class Backend(abc.ABC):
     """Base of every backend: ``read``, ``read_many``, ``stream``, ``write``, ``write_many``."""
 
@@ -221,7 +240,12 @@ class Backend(abc.ABC):
         """One reading per DRF, in arrival order, then completion; the timeout covers the batch."""
         texts = _drf_list(drfs)
         requests = [ReadRequest(i, text, ensure_immediate(text)) for i, text in enumerate(texts)]
-        return self._one_shot(requests, self._start_reads, self._check_readable, timeout, f"{self.name} read")
+        rules = {r.index: rule for r in requests if not (rule := rule_for(r.drf)).plain}
+
+        def start(batch: Sequence[ReadRequest], sink: OneShotSink) -> rxabc.DisposableBase:
+            return self._start_reads(batch, _Conforming(sink, rules) if rules else sink)
+
+        return self._one_shot(requests, start, self._check_readable, timeout, f"{self.name} read")
 
     def write(self, drf: str, value: Value, timeout: float | None = None) -> Observable[WriteResult]:
         """The acknowledgement of one setting (the DRF converted for writing), then completion."""

@@ -13,6 +13,7 @@ backend contract (docs/concepts.md) once for all of them:
   thread (nothing to isolate it from, and no thread hop on the hot path);
 * **late joiners**: a subscriber joining a running stream gets its latest reading at once, as a
   :class:`ReplayedReading`;
+* **value rules**: readings of DRFs whose rule is not plain go through ``value_rules.conform``;
 * **lifetimes**: a stream that never connected fails with ``BackendUnavailable`` after the backend's
   ``timeout``; an ``@I`` stream completes after its reading; a stream the server ended completes;
   ``close()`` completes every subscriber from any thread, callbacks included.
@@ -31,6 +32,7 @@ from typing import ClassVar
 from reactivex import abc as rxabc
 from reactivex.disposable import Disposable
 
+from pacsys_rx.backends.value_rules import conform, rule_for
 from pacsys_rx.drf import ImmediateEvent, parse_request
 from pacsys_rx.errors import BackendClosed, BackendUnavailable
 from pacsys_rx.flow import BufferOverflow, Overflow
@@ -277,7 +279,7 @@ class Subscriber:
 class _Entry:
     """The subscribers of one canonical DRF, its group and its latest reading."""
 
-    __slots__ = ("drf", "group", "immediate", "latest", "subscribers")
+    __slots__ = ("drf", "group", "immediate", "latest", "plain", "rule", "subscribers")
 
     def __init__(self, drf: str, group: StreamSink) -> None:
         self.drf = drf
@@ -285,6 +287,8 @@ class _Entry:
         self.subscribers: tuple[Subscriber, ...] = ()
         self.latest: Reading | None = None
         self.immediate = isinstance(parse_request(drf).event, ImmediateEvent)
+        self.rule = rule_for(drf)
+        self.plain = self.rule.plain
 
 
 class StreamSink:
@@ -314,6 +318,8 @@ class StreamSink:
             if not self.connected:
                 return
         else:
+            if not entry.plain:
+                reading = conform(reading, entry.rule)
             entry.latest = reading
         for subscriber in entry.subscribers:
             subscriber.push(reading)

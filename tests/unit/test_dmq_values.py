@@ -111,12 +111,12 @@ def test_backend_arguments_and_environment(monkeypatch: pytest.MonkeyPatch) -> N
         DMQBackend("h", 5672, auth=prx.JWTAuth("a.b.c"))  # type: ignore[arg-type]
 
 
-def test_every_operation_without_auth_raises_before_any_traffic() -> None:
+def test_every_operation_without_auth_fails_on_subscribe_before_any_traffic() -> None:
     with DMQBackend("127.0.0.1", 1) as backend:
         with pytest.raises(prx.AuthenticationError, match="Kerberos"):
-            backend.read("M:OUTTMP")
+            backend.read("M:OUTTMP").run()
         with pytest.raises(prx.AuthenticationError):
-            backend.write("Z:ACLTST", 1.0)
+            backend.write("Z:ACLTST", 1.0).run()
         with pytest.raises(prx.AuthenticationError):
-            backend.stream("M:OUTTMP@p,1000")
+            backend.stream("M:OUTTMP@p,1000").run()
         assert backend.subscription_count() == 0

@@ -73,7 +73,7 @@ class OneShot(OneShotSink):
     def fail(self, error: Exception) -> None:
         self.failure = error
 
-    def mark_sent(self) -> None:
+    def mark_sent(self) -> bool:
         raise AssertionError("reads never send settings")
 
 
@@ -230,6 +230,9 @@ class Collector(StreamSink):
     def fail(self, drfs: Any, error: Exception) -> None:
         self.failed.append(error)
         self.enough.set()
+
+    def mark_connected(self) -> None:
+        """The session connected (nothing to record)."""
 
 
 def test_stream_session_reconnects_restarts_and_reports_the_gap() -> None:

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf.message import DecodeError
 
 from pacsys_rx.auth import JWTAuth
-from pacsys_rx.backends import grpc as grpc_backend
+from pacsys_rx.backends.grpc import backend as grpc_backend
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable
 from pacsys_rx.model import OK, AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, TimedArray, ValueType
 from pacsys_rx.protocols.grpc_values import (
@@ -276,7 +276,7 @@ def test_token_metadata_and_missing_token(monkeypatch: pytest.MonkeyPatch) -> No
     with grpc_backend.GRPCBackend("127.0.0.1", 1) as backend:
         assert backend._metadata() == ()
         with pytest.raises(AuthenticationError):
-            backend.write("Z:ACLTST", 1.0)
+            backend.write("Z:ACLTST", 1.0).run()
     with grpc_backend.GRPCBackend("127.0.0.1", 1, auth=JWTAuth("a.b.c")) as backend:
         assert backend._metadata() == (("authorization", "Bearer a.b.c"),)
     monkeypatch.setenv("PACSYS_JWT_TOKEN", "e.n.v")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Union
 
+from pacsys_rx.backends.value_rules import rule_for
 from pacsys_rx.model import (
     OK,
     AcnetStatus,
@@ -122,11 +123,12 @@ class Entry:
     device: str
     meta: DeviceMeta | None = None
     units: str | None = None
-
     def learn(self, info: pc.DeviceInfoReply) -> None:
-        """Remember a DeviceInfo reply as this entry's metadata and units."""
+        """Remember a DeviceInfo reply as this entry's metadata, and its units where the value rules keep
+        them (``value_rules``)."""
         self.meta = DeviceMeta(info.di, info.name, info.description, info.units, info.format_hint)
-        self.units = info.units
+        if rule_for(self.drf).units:
+            self.units = info.units
 
 
 def scalar_reading(entry: Entry, frame: ScalarTuple, clock: Clock) -> Reading:
