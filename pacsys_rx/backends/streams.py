@@ -140,7 +140,7 @@ class Subscriber:
         self._drfs = tuple(drfs)
         self._remaining = set(drfs)
         self._hub = hub
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._queue: deque[Reading | _Terminal] = deque()
         self._busy = False
         self._ending = False
@@ -160,19 +160,27 @@ class Subscriber:
     # ------------------------------------------------------------------ producers (any thread)
 
     def push(self, reading: Reading) -> None:
-        """Hand one reading over: called directly when alone and idle, else queued for a pool thread."""
-        lock = self._lock
-        lock.acquire()
-        if self._ending or self._busy or self._queue or not self.inline:
-            overflowed = self._enqueue(reading)
-            lock.release()
-            if overflowed:
-                self._overflowed()
-            return
-        self._busy = True
-        lock.release()
-        self._deliver(reading)
-        self._after_inline()
+        """Hand one reading over: called directly when alone and idle, else queued for a pool thread.
+
+        A direct call runs under the subscriber's (re-entrant) lock, so a terminal event raised from
+        inside the callback (``close()``, disposal) is queued behind it, never delivered inside it.
+        """
+        with self._lock:
+            if self._busy or self._queue or self._ending or not self.inline:
+                overflowed = self._enqueue(reading)
+            else:
+                self._busy = True
+                try:
+                    self._observer.on_next(reading)
+                except Exception as error:
+                    self._isolate(reading.drf, error)
+                if self._queue:
+                    _POOL.run(self)
+                else:
+                    self._busy = False
+                return
+        if overflowed:
+            self._overflowed()
 
     def end(self, drf: str | None, error: BaseException | None) -> None:
         """The stream of ``drf`` ended (every DRF when None); the subscriber ends with its last DRF."""
@@ -228,13 +236,6 @@ class Subscriber:
 
     # ------------------------------------------------------------------ delivery
 
-    def _after_inline(self) -> None:
-        with self._lock:
-            if not self._queue:
-                self._busy = False
-                return
-        _POOL.run(self)
-
     def drain(self) -> None:
         """Deliver everything queued, in order (runs on one pool thread at a time)."""
         while True:
@@ -279,7 +280,7 @@ class Subscriber:
 class _Entry:
     """The subscribers of one canonical DRF, its group and its latest reading."""
 
-    __slots__ = ("drf", "group", "immediate", "latest", "plain", "rule", "subscribers")
+    __slots__ = ("drf", "fast", "group", "immediate", "latest", "plain", "rule", "subscribers")
 
     def __init__(self, drf: str, group: StreamSink) -> None:
         self.drf = drf
@@ -289,6 +290,8 @@ class _Entry:
         self.immediate = isinstance(parse_request(drf).event, ImmediateEvent)
         self.rule = rule_for(drf)
         self.plain = self.rule.plain
+        self.fast = group.connected and self.plain and not self.immediate
+        """Readings need no check at all: connected (gaps are real), plain rule, not ``@I``."""
 
 
 class StreamSink:
@@ -313,14 +316,17 @@ class StreamSink:
         entry = self.entries.get(reading.drf)
         if entry is None:
             return
+        if entry.fast:  # connected, plain value rule, not @I: the hot path
+            entry.latest = reading
+            for subscriber in entry.subscribers:
+                subscriber.push(reading)
+            return
         if reading.is_gap:
-            entry.latest = None
             if not self.connected:
                 return
-        else:
-            if not entry.plain:
-                reading = conform(reading, entry.rule)
-            entry.latest = reading
+        elif not entry.plain:
+            reading = conform(reading, entry.rule)
+        entry.latest = reading
         for subscriber in entry.subscribers:
             subscriber.push(reading)
         if entry.immediate and not reading.is_gap:
@@ -328,9 +334,13 @@ class StreamSink:
 
     def mark_connected(self) -> None:
         """The server accepted the subscription: the never-connected bound no longer applies."""
-        if not self.connected:
+        if self.connected:
+            return
+        with self.hub.lock:
             self.connected = True
-            self.timer.dispose()
+            for entry in self.entries.values():
+                entry.fast = entry.plain and not entry.immediate
+        self.timer.dispose()
 
     def fail(self, drfs: Iterable[str], error: BaseException) -> None:
         """These DRFs failed beyond the backend's retry policy: their subscribers get ``on_error``."""
@@ -357,17 +367,17 @@ class StreamHub:
         self._schedule = schedule
         self._connect_timeout = connect_timeout
         self._inline = inline
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._entries: dict[str, _Entry] = {}
         self._closed = False
         self.error_hook: SubscriberErrorHook | None = None
 
     def __len__(self) -> int:
-        with self._lock:
+        with self.lock:
             return len(self._entries)
 
     def stats(self) -> list[SubscriberStats]:
-        with self._lock:
+        with self.lock:
             subscribers = dict.fromkeys(s for e in self._entries.values() for s in e.subscribers)
         return [s.stats() for s in subscribers]
 
@@ -376,7 +386,7 @@ class StreamHub:
         failure: Exception | None = None
         group: StreamSink | None = None
         replays: list[Reading] = []
-        with self._lock:
+        with self.lock:
             new = [drf for drf in drfs if drf not in self._entries]
             if self._closed:
                 failure = BackendClosed(f"the {self.name} backend is closed")
@@ -393,7 +403,7 @@ class StreamHub:
                 for drf in drfs:
                     entry = self._entries[drf]
                     entry.subscribers = (*entry.subscribers, subscriber)
-                    if entry.latest is not None:
+                    if entry.latest is not None and not entry.latest.is_gap:
                         replays.append(replayed(entry.latest))
                 self._update_inline({self._entries[drf].group for drf in drfs})
         if failure is not None:
@@ -416,7 +426,7 @@ class StreamHub:
         if cancel:
             subscriber.cancel()
         released: list[tuple[str, StreamSink]] = []
-        with self._lock:
+        with self.lock:
             groups = set()
             for drf in subscriber.drfs:
                 entry = self._entries.get(drf)
@@ -435,7 +445,7 @@ class StreamHub:
         """End these DRFs of ``group``: complete (``error`` None) or fail their subscribers."""
         ended: list[tuple[str, tuple[Subscriber, ...]]] = []
         released: list[tuple[str, StreamSink]] = []
-        with self._lock:
+        with self.lock:
             for drf in list(drfs):
                 entry = group.entries.pop(drf, None)
                 if entry is None:
@@ -455,7 +465,7 @@ class StreamHub:
 
     def close(self) -> None:
         """Complete every subscriber and release every server subscription."""
-        with self._lock:
+        with self.lock:
             self._closed = True
             entries = list(self._entries.values())
             self._entries.clear()
