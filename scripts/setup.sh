@@ -57,6 +57,18 @@ if ! broker_up; then
     echo "pacsys_rx: RabbitMQ did not start on 127.0.0.1:5672" >&2
     exit 1
   fi
+else
+  # Scale-out publishes on RabbitMQ streams: the stream plugin listens on 5552.
+  stream_up() { timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5552' 2>/dev/null; }
+  if ! stream_up; then
+    echo "pacsys_rx: enabling the rabbitmq_stream plugin (port 5552)"
+    rabbitmq-plugins enable rabbitmq_stream >/dev/null 2>&1 || true
+    for _ in $(seq 1 30); do stream_up && break; sleep 1; done
+    if ! stream_up; then
+      echo "pacsys_rx: the rabbitmq_stream plugin did not start on 127.0.0.1:5552" >&2
+      [ "$mode" = demo ] || exit 1
+    fi
+  fi
 fi
 
 python=${PYTHON:-python3}
