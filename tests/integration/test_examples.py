@@ -5,6 +5,7 @@ The scripts run concurrently (they mostly wait for their streams), each with a s
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ def runs(png: Path) -> Iterator[dict[str, subprocess.Popen[str]]]:
         "write_with_ack.py": ["--seconds", "5"],
         "asyncio_integration.py": ["--seconds", "2"],
         "plot_stream.py": ["--seconds", "2", "--output", str(png)],
+        "history_plot.py": ["--seconds", "3600", "--output", str(png.with_name("history.png"))],
     }
     assert set(arguments) == {path.name for path in EXAMPLES.glob("*.py")}, "an example without a smoke test"
     assert all(args[0] == "--seconds" for args in arguments.values())
@@ -91,3 +93,11 @@ def test_plot_stream_writes_a_png(runs: dict[str, subprocess.Popen[str]], png: P
     out = output_of(runs, "plot_stream.py")
     assert f"wrote {png}" in out
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 1000
+
+
+def test_history_plot_draws_the_last_hour_and_the_replayed_transitions(
+        runs: dict[str, subprocess.Popen[str]], png: Path) -> None:
+    out = output_of(runs, "history_plot.py")
+    history_png = png.with_name("history.png")
+    assert re.search(rf"wrote {re.escape(str(history_png))}: 3600 readings, \d+ alarm transitions", out)
+    assert history_png.read_bytes().startswith(b"\x89PNG")
