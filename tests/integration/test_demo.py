@@ -113,3 +113,21 @@ def test_the_summary_counts_readings_backends_and_alarms(demo_output: str) -> No
 def test_without_a_keytab_dmq_is_left_out_in_one_line(demo_output: str) -> None:
     first = demo_output.splitlines()[0]
     assert first.startswith("DMQ left out: the simulator's DMQ server is disabled: ")
+
+
+def test_without_a_kdc_the_demo_runs_without_dmq_and_names_what_to_install(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from pacsys_rx import cli
+    from pacsys_rx.sim import realm
+
+    def missing() -> dict[str, str]:
+        raise realm.KerberosRealmUnavailable(
+            f"the throwaway Kerberos realm needs krb5kdc; install the Debian packages: "
+            f"apt-get install {realm.DEBIAN_PACKAGES}")
+
+    monkeypatch.setattr(realm, "find_programs", missing)
+    assert cli.main(["demo", "--duration", "3", "--throwaway-realm"]) == 0
+    first, *rest = capsys.readouterr().out.splitlines()
+    assert first.startswith("DMQ left out: the throwaway Kerberos realm needs krb5kdc")
+    assert first.endswith("apt-get install krb5-kdc krb5-admin-server krb5-user")
+    assert not any("DMQ" in line for line in rest)
