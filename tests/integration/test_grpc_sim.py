@@ -278,3 +278,18 @@ def test_a_client_leaving_a_busy_stream_logs_no_server_error(sim: Simulator, bac
             time.sleep(0.1)
         collector.items.clear()
     assert [r.getMessage() for r in caplog.records if r.name.startswith("grpc")] == []
+
+
+def test_a_stream_on_a_rare_event_outlives_the_never_connected_bound(endpoint: tuple[str, int]) -> None:
+    """Connected means the channel is up: a stream whose event is rarer than ``timeout`` keeps waiting."""
+    host, port = endpoint
+    with prx.grpc(host, port, auth=JWTAuth(token()), timeout=0.5, devdb_host=host, devdb_port=port,
+                  devdb_tls=False) as client:
+        readings: list[Reading] = []
+        errors: list[Exception] = []
+        subscription = client.stream("M:OUTTMP@e,02").subscribe(readings.append, errors.append)
+        try:
+            wait_until(lambda: readings or errors, timeout=10)
+            assert errors == [] and readings[0].status.is_ok
+        finally:
+            subscription.dispose()

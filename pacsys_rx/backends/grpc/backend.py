@@ -76,6 +76,8 @@ NOT_FOUND = AcnetStatus(0, -1)
 NO_STATUS_MESSAGE = "No status received from server"
 
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
+CONNECT_SETTLE = 0.25
+"""A stream call alive this fraction of the backend's timeout counts as connected."""
 _UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 _WRITE_INTERRUPTED = _UNREACHABLE | {grpc.StatusCode.CANCELLED}
 _REFUSED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
@@ -419,6 +421,16 @@ class _StreamCall(ServerSubscription):
             self._silent = False
             return self._call
 
+    def _settle(self, call: Any) -> rxabc.DisposableBase:
+        """Connected once ``call`` has run ``CONNECT_SETTLE`` of the timeout without failing, not at its
+        first reply: a stream on a rare event may send nothing for longer than the never-connected
+        bound, while a server that cannot be reached fails the call at once."""
+        def settled(*_: Any) -> None:
+            if self._call is call and not self._stopped.is_set():
+                self._sink.mark_connected()
+
+        return self._backend._timer().schedule_relative(self._backend.timeout * CONNECT_SETTLE, settled)
+
     def _watch(self, call: Any) -> rxabc.DisposableBase:
         """Cancel ``call`` once no reply came for ``heartbeat_timeout`` seconds (checked on the timer)."""
         limit = self._backend.heartbeat_timeout
@@ -449,6 +461,7 @@ class _StreamCall(ServerSubscription):
                 return
             backoff.connected()
             watch = self._watch(call)
+            settled = self._settle(call)
             try:
                 for data in call:
                     self._last_reply = time.monotonic()
@@ -475,6 +488,7 @@ class _StreamCall(ServerSubscription):
                 call.cancel()
                 reason = f"undecodable reply from {backend.target}: {error}"
             finally:
+                settled.dispose()
                 watch.dispose()
             if outage.begin(reason):
                 for target in targets:
