@@ -5,13 +5,16 @@ Every streaming backend (DPM/HTTP, DPM/gRPC, DMQ) has ``backend.health()``, an O
 established, then UP; it goes DOWN (with the reason) as soon as one of its stream connections is lost
 and RECOVERED once all of them work again. Each server's events are edges: a state is announced once,
 however many connections share it. A new subscriber first gets the current state of every server with
-an open stream, then the changes. Data streams still carry one gap reading per DRF and outage
+an open stream, then the changes; ``close()`` of the backend completes it. A subscriber whose
+``on_next`` raises is unsubscribed and the error logged on ``pacsys_rx.health``; the others and the
+streams go on. Data streams still carry one gap reading per DRF and outage
 (``Reading.is_gap``); this signal says the same per server, without a device in sight.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +24,8 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from pacsys_rx.model.reading import utc_now
+
+log = logging.getLogger("pacsys_rx.health")
 
 __all__ = ["ConnectionHealth", "HealthBoard", "HealthLink", "HealthState", "ReportsHealth"]
 
@@ -88,6 +93,7 @@ class HealthBoard:
         self._links: dict[str, list[HealthLink]] = {}
         self._shown: dict[str, ConnectionHealth] = {}
         self._observers: list[abc.ObserverBase[ConnectionHealth]] = []
+        self._closed = False
 
     def link(self, server: str) -> HealthLink:
         """A new stream connection to ``server``, CONNECTING until reported up."""
@@ -103,13 +109,17 @@ class HealthBoard:
             return list(self._shown.values())
 
     def observe(self) -> Observable[ConnectionHealth]:
-        """The current state of each server, then every change; it never completes by itself."""
+        """The current state of each server, then every change, until :meth:`close`."""
 
         def subscribe(observer: abc.ObserverBase[ConnectionHealth], _: Any = None) -> abc.DisposableBase:
             with self._lock:
-                for health in self._shown.values():
-                    observer.on_next(health)
                 self._observers.append(observer)
+                for health in self._shown.values():
+                    self._deliver(observer, health)
+                if self._closed:
+                    if observer in self._observers:
+                        self._observers.remove(observer)
+                    observer.on_completed()
 
             def dispose() -> None:
                 with self._lock:
@@ -156,7 +166,24 @@ class HealthBoard:
             return
         health = self._shown[server] = ConnectionHealth(self.backend, server, state, reason, utc_now())
         for observer in list(self._observers):
+            self._deliver(observer, health)
+
+    def _deliver(self, observer: abc.ObserverBase[ConnectionHealth], health: ConnectionHealth) -> None:
+        """``on_next`` of one subscriber; one that raises is unsubscribed (lock held)."""
+        try:
             observer.on_next(health)
+        except Exception:
+            log.exception("a health subscriber raised; it is unsubscribed")
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+    def close(self) -> None:
+        """The backend closed: every subscriber completes."""
+        with self._lock:
+            self._closed = True
+            observers, self._observers = self._observers, []
+        for observer in observers:
+            observer.on_completed()
 
 
 _BOARD_LOCK = threading.Lock()
@@ -177,5 +204,10 @@ class ReportsHealth:
         return self._health_board
 
     def health(self) -> Observable[ConnectionHealth]:
-        """Connection state per server (CONNECTING, UP, DOWN with the reason, RECOVERED), current first."""
+        """Connection state per server (CONNECTING, UP, DOWN with the reason, RECOVERED), current first;
+        completes when the backend closes."""
         return self.health_board.observe()
+
+    def close(self) -> None:
+        super().close()  # type: ignore[misc]
+        self.health_board.close()

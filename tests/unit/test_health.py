@@ -87,3 +87,30 @@ def test_gap_readings_are_gap_readings() -> None:
     reading = gap_reading("M:OUTTMP.READING@p,1000", "M:OUTTMP", "dpm", "reset", units="degF")
     assert reading.is_gap and reading.status == CONNECTION_LOST and reading.value is None
     assert reading.message == "connection lost, resubscribing: reset" and reading.units == "degF"
+
+
+def test_a_subscriber_that_raises_is_unsubscribed_and_the_others_go_on() -> None:
+    board = HealthBoard("dmq")
+    calls: list[ConnectionHealth] = []
+
+    def bad(health: ConnectionHealth) -> None:
+        calls.append(health)
+        raise RuntimeError("subscriber bug")
+
+    board.observe().subscribe(bad)
+    seen = watch(board)
+    link = board.link("h:1")
+    link.up()
+    link.lost("reset")
+    assert len(calls) == 1
+    assert names(seen) == [("h:1", "CONNECTING", None), ("h:1", "UP", None), ("h:1", "DOWN", "reset")]
+
+
+def test_close_completes_every_subscriber_and_later_ones_at_once() -> None:
+    board = HealthBoard("dpm")
+    board.link("h:1")
+    completed: list[str] = []
+    board.observe().subscribe(on_completed=lambda: completed.append("first"))
+    board.close()
+    board.observe().subscribe(on_completed=lambda: completed.append("late"))
+    assert completed == ["first", "late"]
