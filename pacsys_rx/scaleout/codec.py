@@ -1,0 +1,309 @@
+"""The binary encoding of what workers put on a stream (sans-I/O: bytes in, records out).
+
+Every message starts with a version byte (``VERSION``) and a kind byte; then the fields of the
+record in a fixed order. Integers are big-endian; a string is a 16-bit length and UTF-8; a time is
+a signed 64-bit count of microseconds since the Unix epoch (UTC). A value is a tag byte and its data:
+none, float64, int64, text, bool, or anything else as JSON text.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import struct
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Union
+
+from pacsys_rx.errors import ProtocolError
+from pacsys_rx.operators import AlarmEvent, AlarmState, Severity
+
+from .sharding import Shard
+
+VERSION = 1
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+_STATES = tuple(AlarmState)
+_SEVERITIES = tuple(Severity)
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+class Kind(enum.IntEnum):
+    """The kind byte of a message."""
+
+    TRANSITION = 1
+    SNAPSHOT = 2
+    COMMAND = 3
+    GAP = 4
+    MARKER = 5
+
+
+class Action(enum.IntEnum):
+    """What an operator command asks of the workers."""
+
+    ACKNOWLEDGE = 1
+    DISABLE = 2
+    ENABLE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """An alarm state change of one device, published by ``replica`` of ``shard``."""
+
+    shard: Shard
+    replica: str
+    event: AlarmEvent
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPart:
+    """Part ``part`` (0-based) of ``parts`` of the full alarm state of ``shard`` taken at ``taken_at``."""
+
+    shard: Shard
+    replica: str
+    taken_at: datetime
+    part: int
+    parts: int
+    events: tuple[AlarmEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """An operator command; ``device`` None means every device."""
+
+    action: Action
+    device: str | None
+    issued_at: datetime
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """No worker of ``shard`` was running from ``start`` to ``end``: its transitions then are unknown."""
+
+    shard: Shard
+    replica: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """Written by a starting worker; when it reads its own marker back it has caught up with the stream."""
+
+    shard: Shard
+    replica: str
+    token: str
+
+
+Record = Union[Transition, SnapshotPart, Command, Gap, Marker]
+
+
+def encode(record: Record) -> bytes:
+    """The message bytes of ``record``."""
+    out = bytearray()
+    if isinstance(record, Transition):
+        _header(out, Kind.TRANSITION)
+        _shard(out, record.shard, record.replica)
+        _event(out, record.event)
+    elif isinstance(record, SnapshotPart):
+        _header(out, Kind.SNAPSHOT)
+        _shard(out, record.shard, record.replica)
+        _time(out, record.taken_at)
+        out += struct.pack(">III", record.part, record.parts, len(record.events))
+        for event in record.events:
+            _event(out, event)
+    elif isinstance(record, Command):
+        _header(out, Kind.COMMAND)
+        out.append(record.action)
+        _text(out, record.device or "")
+        _time(out, record.issued_at)
+        _text(out, record.origin)
+    elif isinstance(record, Gap):
+        _header(out, Kind.GAP)
+        _shard(out, record.shard, record.replica)
+        _time(out, record.start)
+        _time(out, record.end)
+    else:
+        _header(out, Kind.MARKER)
+        _shard(out, record.shard, record.replica)
+        _text(out, record.token)
+    return bytes(out)
+
+
+def peek_kind(data: bytes) -> Kind:
+    """The kind of a message without decoding the rest (ProtocolError for an unknown version or kind)."""
+    if len(data) < 2:
+        raise ProtocolError("message shorter than its header", offset=0)
+    if data[0] != VERSION:
+        raise ProtocolError(f"unknown encoding version {data[0]}", offset=0)
+    try:
+        return Kind(data[1])
+    except ValueError:
+        raise ProtocolError(f"unknown message kind {data[1]}", offset=1) from None
+
+
+def decode(data: bytes) -> Record:
+    """The record of one message; ProtocolError if the bytes are not a whole, valid message."""
+    kind = peek_kind(data)
+    reader = _Reader(data, 2)
+    record: Record
+    if kind is Kind.TRANSITION:
+        shard, replica = reader.shard()
+        record = Transition(shard, replica, reader.event())
+    elif kind is Kind.SNAPSHOT:
+        shard, replica = reader.shard()
+        taken_at = reader.time()
+        part, parts, count = reader.unpack(">III")
+        if part >= parts:
+            raise ProtocolError(f"snapshot part {part} of {parts}", offset=reader.offset)
+        events = tuple(reader.event() for _ in range(count))
+        record = SnapshotPart(shard, replica, taken_at, part, parts, events)
+    elif kind is Kind.COMMAND:
+        action = reader.choice(Action)
+        device = reader.text()
+        record = Command(action, device or None, reader.time(), reader.text())
+    elif kind is Kind.GAP:
+        shard, replica = reader.shard()
+        record = Gap(shard, replica, reader.time(), reader.time())
+    else:
+        shard, replica = reader.shard()
+        record = Marker(shard, replica, reader.text())
+    if reader.offset != len(data):
+        raise ProtocolError("trailing bytes after the message", offset=reader.offset)
+    return record
+
+
+def _header(out: bytearray, kind: Kind) -> None:
+    out.append(VERSION)
+    out.append(kind)
+
+
+def _shard(out: bytearray, shard: Shard, replica: str) -> None:
+    out += struct.pack(">HH", shard.index, shard.count)
+    _text(out, replica)
+
+
+def _text(out: bytearray, text: str) -> None:
+    data = text.encode()
+    if len(data) > 0xFFFF:
+        raise ValueError(f"text longer than 65535 bytes: {text[:40]!r}...")
+    out += struct.pack(">H", len(data))
+    out += data
+
+
+def _time(out: bytearray, when: datetime) -> None:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    out += struct.pack(">q", (when - EPOCH) // _MICROSECOND)
+
+
+def _event(out: bytearray, event: AlarmEvent) -> None:
+    _text(out, event.device)
+    out.append(_STATES.index(event.state))
+    out.append(_SEVERITIES.index(event.severity))
+    _time(out, event.since)
+    _value(out, event.value)
+    _text(out, event.reason)
+
+
+def _value(out: bytearray, value: Any) -> None:
+    if value is None:
+        out.append(0)
+    elif isinstance(value, bool):
+        out.append(5 if value else 4)
+    elif isinstance(value, float):
+        out.append(1)
+        out += struct.pack(">d", value)
+    elif isinstance(value, int) and value in _INT64:
+        out.append(2)
+        out += struct.pack(">q", value)
+    elif isinstance(value, str):
+        out.append(3)
+        _text(out, value)
+    else:
+        out.append(6)
+        _text(out, json.dumps(value, default=str))
+
+
+class _Reader:
+    """Reads fields from ``data`` at ``offset``; ProtocolError (with the offset) when they run out."""
+
+    def __init__(self, data: bytes, offset: int) -> None:
+        self.data, self.offset = data, offset
+
+    def unpack(self, layout: str) -> tuple[Any, ...]:
+        size = struct.calcsize(layout)
+        if self.offset + size > len(self.data):
+            raise ProtocolError("message ends inside a field", offset=self.offset)
+        fields = struct.unpack_from(layout, self.data, self.offset)
+        self.offset += size
+        return fields
+
+    def byte(self) -> int:
+        return int(self.unpack(">B")[0])
+
+    def choice(self, options: type[enum.IntEnum]) -> Any:
+        code = self.byte()
+        try:
+            return options(code)
+        except ValueError:
+            raise ProtocolError(f"unknown {options.__name__} {code}", offset=self.offset - 1) from None
+
+    def indexed(self, options: tuple[Any, ...], what: str) -> Any:
+        code = self.byte()
+        if code >= len(options):
+            raise ProtocolError(f"unknown {what} {code}", offset=self.offset - 1)
+        return options[code]
+
+    def text(self) -> str:
+        (length,) = self.unpack(">H")
+        if self.offset + length > len(self.data):
+            raise ProtocolError("message ends inside a string", offset=self.offset)
+        raw = self.data[self.offset:self.offset + length]
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            raise ProtocolError("string is not UTF-8", offset=self.offset) from None
+        self.offset += length
+        return text
+
+    def time(self) -> datetime:
+        (micros,) = self.unpack(">q")
+        try:
+            return EPOCH + micros * _MICROSECOND
+        except OverflowError:
+            raise ProtocolError(f"time out of range: {micros} us", offset=self.offset - 8) from None
+
+    def shard(self) -> tuple[Shard, str]:
+        index, count = self.unpack(">HH")
+        if not index < count:
+            raise ProtocolError(f"shard {index}/{count} out of range", offset=self.offset - 4)
+        return Shard(index, count), self.text()
+
+    def value(self) -> Any:
+        tag = self.byte()
+        if tag == 0:
+            return None
+        if tag in (4, 5):
+            return tag == 5
+        if tag == 1:
+            return self.unpack(">d")[0]
+        if tag == 2:
+            return self.unpack(">q")[0]
+        if tag == 3:
+            return self.text()
+        if tag == 6:
+            start = self.offset
+            try:
+                return json.loads(self.text())
+            except ValueError:
+                raise ProtocolError("value is not JSON", offset=start) from None
+        raise ProtocolError(f"unknown value tag {tag}", offset=self.offset - 1)
+
+    def event(self) -> AlarmEvent:
+        device = self.text()
+        state = self.indexed(_STATES, "alarm state")
+        severity = self.indexed(_SEVERITIES, "severity")
+        since = self.time()
+        return AlarmEvent(device, state, severity, self.value(), since, self.text())

@@ -1,0 +1,264 @@
+"""One worker: shard K of N of a user pipeline, its alarm state restored from and published to a stream.
+
+Start-up order: publish a marker, read the stream from the shard's latest snapshot up to that marker
+(restoring the state table and the commands nobody answered), report an outage as a ``Gap`` (and as
+gap readings, so every device of the shard shows DISCONNECTED), and only then acquire the devices.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import reactivex
+from reactivex import Observable
+from reactivex import operators as ops
+from reactivex.subject import Subject
+
+from pacsys_rx.backends.base import Backend
+from pacsys_rx.drf import parse_request
+from pacsys_rx.errors import BackendUnavailable
+from pacsys_rx.model import GapReading, Reading
+from pacsys_rx.model.reading import utc_now
+from pacsys_rx.operators import AlarmEvent
+
+from .broker import StreamBroker, StreamPublisher, StreamSubscriber, create_stream
+from .codec import (
+    Action,
+    Command,
+    Gap,
+    Kind,
+    Marker,
+    Record,
+    SnapshotPart,
+    Transition,
+    decode,
+    encode,
+    peek_kind,
+)
+from .sharding import Shard
+from .state import ShardState
+from .stream import SHARDS_REFERENCE, snapshot_reference, snapshot_start
+
+log = logging.getLogger("pacsys_rx.worker")
+
+
+@dataclass
+class ShardInput:
+    """What a worker's pipeline function receives.
+
+    ``readings``: the shard's devices (acquired when subscribed, after the state was restored);
+    ``acknowledgements``: operator acknowledgements for ``latch`` (a device, or None for all);
+    ``restore``: an operator that puts the restored alarm state ahead of the alarm events, placed
+    just before ``latch`` so latched and acknowledged alarms stay so after a restart.
+    """
+
+    shard: Shard
+    drfs: list[str]
+    readings: Observable[Reading]
+    acknowledgements: Observable[str | None]
+    restore: Callable[[Observable[AlarmEvent]], Observable[AlarmEvent]]
+
+
+Pipeline = Callable[[ShardInput], Observable[AlarmEvent]]
+
+
+@dataclass
+class WorkerOptions:
+    stream: str
+    shard: Shard
+    replica: str = "a"
+    snapshot_interval_s: float = 5.0
+    restore_timeout_s: float = 60.0
+    log_interval_s: float = 10.0
+    retention_s: float | None = None
+
+    @property
+    def producer(self) -> str:
+        return f"{self.stream}.{self.shard.index}.{self.shard.count}.{self.replica}"
+
+    @property
+    def outage_after(self) -> timedelta:
+        """Silence of the shard longer than this, seen at start-up, is reported as a gap."""
+        return timedelta(seconds=2 * self.snapshot_interval_s + 1.0)
+
+
+def shard_drfs(drfs: Sequence[str], shard: Shard) -> list[str]:
+    """The DRFs whose device belongs to ``shard``."""
+    return [drf for drf in drfs if shard.owns(parse_request(drf).device)]
+
+
+def read_devices_file(path: str) -> list[str]:
+    """One DRF per line; blank lines and ``#`` comments are skipped."""
+    with open(path, encoding="utf-8") as file:
+        lines = (line.split("#", 1)[0].strip() for line in file)
+        return [line for line in lines if line]
+
+
+@dataclass
+class Worker:
+    """Runs ``pipeline`` for ``options.shard`` against ``backend`` until ``stop``."""
+
+    pipeline: Pipeline
+    backend: Backend
+    drfs: list[str]
+    options: WorkerOptions
+    broker: StreamBroker
+    readings: int = 0
+    transitions: int = 0
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _stopped: threading.Event = field(default_factory=threading.Event)
+    _failure: list[BaseException] = field(default_factory=list)
+
+    def run(self) -> None:
+        """Restore, acquire, publish; returns after ``stop`` (raises the pipeline's error, if any)."""
+        options = self.options
+        create_stream(self.broker, options.stream, options.retention_s)
+        self.state = ShardState(options.shard, options.replica)
+        self.acks: Subject[str | None] = Subject()
+        self.publisher = StreamPublisher(self.broker, options.stream, options.producer)
+        self.subscriber = StreamSubscriber(self.broker, options.stream, self._deliver, self._fail)
+        self._snapshot_starts: dict[tuple[str, datetime], int] = {}
+        self._restoring = True
+        self._caught_up = threading.Event()
+        self._token = uuid.uuid4().hex
+        try:
+            self._restore()
+            self._run_pipeline()
+        finally:
+            self.subscriber.close()
+            self.publisher.close()
+        if self._failure:
+            raise self._failure[0]
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _publish(self, record: Record) -> None:
+        self.publisher.publish(encode(record))
+
+    def _fail(self, error: BaseException) -> None:
+        self._failure.append(error)
+        self._stopped.set()
+        self._caught_up.set()
+
+    def _restore(self) -> None:
+        options = self.options
+        self._publish(Marker(options.shard, options.replica, self._token))
+        self.subscriber.start(snapshot_start(self.subscriber, options.shard))
+        if not self._caught_up.wait(options.restore_timeout_s):
+            raise BackendUnavailable(
+                f"stream {options.stream}: not caught up within {options.restore_timeout_s:g} s")
+        with self._lock:
+            self._restoring = False
+        log.info("shard %s replica %s: restored %d device states", options.shard, options.replica,
+                 len(self.state.states))
+
+    def _deliver(self, offset: int, data: bytes) -> None:
+        if not self._restoring and peek_kind(data) not in (Kind.COMMAND, Kind.SNAPSHOT):
+            return
+        record = decode(data)
+        with self._lock:
+            self._index_snapshot(offset, record)
+            if self._restoring:
+                if isinstance(record, Marker) and record.token == self._token:
+                    self._caught_up.set()
+                else:
+                    self.state.restore(record)
+            elif isinstance(record, Command):
+                self._apply(record)
+
+    def _index_snapshot(self, offset: int, record: Record) -> None:
+        """Store the offset of each whole snapshot of this shard (the start of later restores)."""
+        if not isinstance(record, SnapshotPart) or record.shard != self.options.shard:
+            return
+        key = (record.replica, record.taken_at)
+        if record.part == 0:
+            self._snapshot_starts = {key: offset}
+        if record.part == record.parts - 1 and key in self._snapshot_starts:
+            self.subscriber.store_offset(snapshot_reference(record.shard), self._snapshot_starts.pop(key))
+            self.subscriber.store_offset(SHARDS_REFERENCE, record.shard.count)
+
+    def _apply(self, command: Command) -> None:
+        if command.action is Action.ACKNOWLEDGE:
+            if command.device is None or self.options.shard.owns(command.device):
+                self.acks.on_next(command.device)
+            return
+        for event in self.state.command(command):
+            self._publish_transition(event)
+
+    def _publish_transition(self, event: AlarmEvent) -> None:
+        self.transitions += 1
+        self._publish(Transition(self.options.shard, self.options.replica, event))
+
+    def _on_event(self, event: AlarmEvent) -> None:
+        with self._lock:
+            changed = self.state.accept(event)
+            if changed is not None:
+                self._publish_transition(changed)
+
+    def _count(self, reading: Reading) -> None:
+        self.readings += 1
+
+    def _outage_readings(self) -> list[Reading]:
+        """Gap readings for every device when the shard was silent too long before this start."""
+        options, last_seen, now = self.options, self.state.last_seen, utc_now()
+        if last_seen is None or now - last_seen <= options.outage_after:
+            return []
+        self._publish(Gap(options.shard, options.replica, last_seen, now))
+        log.warning("shard %s: no worker from %s to %s; reported as a gap", options.shard,
+                    last_seen.isoformat(), now.isoformat())
+        reason = f"no worker of shard {options.shard} from {last_seen.isoformat()} to {now.isoformat()}"
+        return [GapReading.of(drf, parse_request(drf).device, "scaleout", reason, timestamp=now)
+                for drf in self.drfs]
+
+    def _run_pipeline(self) -> None:
+        options = self.options
+        restored = [self.state.states[device] for device in sorted(self.state.states)]
+
+        def restore(source: Observable[AlarmEvent]) -> Observable[AlarmEvent]:
+            return reactivex.concat(reactivex.from_iterable(restored), source)
+
+        readings = reactivex.concat(reactivex.from_iterable(self._outage_readings()),
+                                    self.backend.stream(self.drfs)).pipe(ops.do_action(self._count))
+        events = self.pipeline(ShardInput(options.shard, self.drfs, readings, self.acks, restore))
+        log.info("shard %s replica %s: acquiring %d devices", options.shard, options.replica, len(self.drfs))
+        subscription = events.subscribe(self._on_event, self._fail, self._stopped.set)
+        with self._lock:
+            for command in self.state.unapplied:
+                self._apply(command)
+        try:
+            self._publish_periodically()
+        finally:
+            subscription.dispose()
+            with self._lock:
+                for part in self.state.snapshot(utc_now()):
+                    self._publish(part)
+
+    def _publish_periodically(self) -> None:
+        options = self.options
+        next_snapshot = time.monotonic() + options.snapshot_interval_s
+        next_log = time.monotonic() + options.log_interval_s
+        counted = (time.monotonic(), 0, 0)
+        while not self._stopped.wait(max(0.0, min(next_snapshot, next_log) - time.monotonic())):
+            now = time.monotonic()
+            if now >= next_snapshot:
+                next_snapshot = now + options.snapshot_interval_s
+                with self._lock:
+                    for part in self.state.snapshot(utc_now()):
+                        self._publish(part)
+            if now >= next_log:
+                next_log = now + options.log_interval_s
+                since, readings, transitions = counted
+                span = max(now - since, 1e-9)
+                log.info("shard %s replica %s: %d devices, %.0f readings/s, %.1f transitions/s, "
+                         "%d unconfirmed",
+                         options.shard, options.replica, len(self.drfs), (self.readings - readings) / span,
+                         (self.transitions - transitions) / span, self.publisher.unconfirmed)
+                counted = (now, self.readings, self.transitions)
+

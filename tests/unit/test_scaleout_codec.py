@@ -1,0 +1,74 @@
+"""The scale-out message encoding: round trips, version byte, and rejection of damaged bytes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pacsys_rx.operators import AlarmEvent, AlarmState, Severity
+
+from pacsys_rx.errors import ProtocolError
+from pacsys_rx.scaleout import Action, Command, Gap, Marker, Shard, SnapshotPart, Transition, decode, encode
+from pacsys_rx.scaleout.codec import VERSION
+
+texts = st.text(max_size=40)
+times = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
+                     timezones=st.just(timezone.utc))
+values = st.one_of(st.none(), st.booleans(), st.floats(allow_nan=False), st.integers(-(2**63), 2**63 - 1),
+                   texts, st.lists(st.integers(-1000, 1000), max_size=4))
+shards = st.integers(1, 64).flatmap(lambda n: st.builds(Shard, st.integers(0, n - 1), st.just(n)))
+events = st.builds(AlarmEvent, texts, st.sampled_from(AlarmState), st.sampled_from(Severity), values, times,
+                   texts)
+records = st.one_of(
+    st.builds(Transition, shards, texts, events),
+    st.integers(1, 5).flatmap(lambda parts: st.builds(
+        SnapshotPart, shards, texts, times, st.integers(0, parts - 1), st.just(parts),
+        st.lists(events, max_size=5).map(tuple))),
+    st.builds(Command, st.sampled_from(Action), st.one_of(st.none(), texts.filter(bool)), times, texts),
+    st.builds(Gap, shards, texts, times, times),
+    st.builds(Marker, shards, texts, texts),
+)
+
+
+@given(records)
+def test_every_record_round_trips(record):
+    data = encode(record)
+    assert data[0] == VERSION
+    assert decode(data) == record
+
+
+@given(records, st.data())
+def test_truncated_messages_are_protocol_errors(record, data):
+    message = encode(record)
+    cut = data.draw(st.integers(0, len(message) - 1))
+    with pytest.raises(ProtocolError):
+        decode(message[:cut])
+
+
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_decode_or_raise_protocol_error(raw):
+    try:
+        decode(raw)
+    except ProtocolError:
+        pass
+
+
+def test_unknown_version_is_refused():
+    message = bytearray(encode(Marker(Shard(0, 1), "a", "t")))
+    message[0] = VERSION + 1
+    with pytest.raises(ProtocolError, match="version"):
+        decode(bytes(message))
+
+
+def test_trailing_bytes_are_refused():
+    with pytest.raises(ProtocolError, match="trailing"):
+        decode(encode(Marker(Shard(0, 1), "a", "t")) + b"\0")
+
+
+def test_a_transition_is_compact():
+    event = AlarmEvent("Z:BANK000", AlarmState.ALARM, Severity.MAJOR, 57.5,
+                       datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=1),
+                       "above high limit 55")
+    assert len(encode(Transition(Shard(0, 2), "a", event))) < 64
