@@ -12,6 +12,7 @@ from types import FrameType
 from typing import NoReturn
 
 from pacsys_rx.console import ack, alarms, demo, history, monitor, read, worker, write
+from pacsys_rx.console.formatting import INTERRUPTED
 from pacsys_rx.errors import PacsysError
 
 
@@ -78,12 +79,14 @@ def _port(text: str) -> int:
 
 
 def run_sim(args: argparse.Namespace) -> int:
-    """Start the simulator, print one line per endpoint and ``ready``, run until SIGINT/SIGTERM."""
+    """Start the simulator, print one line per endpoint and ``ready``, run until SIGINT (130) or SIGTERM."""
     from pacsys_rx.sim import SERVER_MODULES, Simulator, SimulatorError
 
     stop = threading.Event()
+    received: list[int] = []
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -123,7 +126,7 @@ def run_sim(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return INTERRUPTED if signal.SIGINT in received else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,4 +141,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pacsys-rx {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED

@@ -33,7 +33,7 @@ from reactivex import abc as rxabc
 from reactivex.disposable import Disposable
 
 from pacsys_rx.backends.value_rules import conform, rule_for
-from pacsys_rx.drf import ImmediateEvent, parse_request
+from pacsys_rx.drf import ImmediateEvent, drf_list_text, parse_request
 from pacsys_rx.errors import BackendClosed, BackendUnavailable
 from pacsys_rx.flow import BufferOverflow, Overflow
 from pacsys_rx.model import Reading
@@ -217,7 +217,7 @@ class Subscriber:
                 self._ending = True
                 queued.clear()
                 queued.append(_Terminal(BufferOverflow(
-                    f"a subscriber of {', '.join(self._drfs)} fell {self.maxsize} readings behind")))
+                    f"a subscriber of {drf_list_text(self._drfs)} fell {self.maxsize} readings behind")))
                 self._schedule()
                 return True
             queued.popleft()

@@ -44,7 +44,7 @@ from rich.table import Table
 import pacsys_rx as prx
 from pacsys_rx import operators as ops
 from pacsys_rx.backends.base import Backend
-from pacsys_rx.console.formatting import describe_status, format_value, make_console, write_line
+from pacsys_rx.console.formatting import INTERRUPTED, describe_status, format_value, make_console, write_line
 from pacsys_rx.console.monitor import DeviceRow, sparkline
 from pacsys_rx.console.targets import DEFAULT_AMQP_URL, positive_seconds
 from pacsys_rx.drf import parse_request
@@ -201,6 +201,7 @@ class Board:
     totals: Counter[str] = field(default_factory=Counter)
     log: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
     on_log: Callable[[str], None] = print
+    interrupted: bool = False
 
     def __post_init__(self) -> None:
         self.rows = {device: DeviceRow() for device in self.routes}
@@ -294,6 +295,7 @@ def present(showcase: Showcase, duration: float, console: Console) -> Board:
                     screen.update(_screen(board), refresh=True)
     except KeyboardInterrupt:
         board.note("interrupted")
+        board.interrupted = True
     finally:
         subscriptions.dispose()
     return board
@@ -381,7 +383,7 @@ def _restore_environment(saved: dict[str, str | None]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit status 0 after the duration or Ctrl-C; the summary goes to stdout."""
+    """Exit status 0 after the duration, 130 after Ctrl-C; the summary goes to stdout."""
     console = make_console()
     secret = secrets.token_hex(32)
     with contextlib.ExitStack() as stack:
@@ -407,5 +409,5 @@ def run(args: argparse.Namespace) -> int:
         showcase = build_showcase(sim, dpm, grpc, dmq, args.duration, scheduler)
         board = present(showcase, args.duration, console)
     print_summary(board, console)
-    return 0
+    return INTERRUPTED if board.interrupted else 0
 

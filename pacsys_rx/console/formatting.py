@@ -11,6 +11,9 @@ from rich.console import Console
 
 from pacsys_rx.model import Reading, WriteResult
 
+INTERRUPTED = 130
+"""Exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it."""
+
 LOG_WIDTH = 160
 """Columns of output that is not a terminal (logs, pipes): wide enough that tables do not wrap."""
 

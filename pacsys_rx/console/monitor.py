@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -11,9 +12,16 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from pacsys_rx.console.formatting import describe_status, format_value, make_console, reading_json
+from pacsys_rx.console.formatting import (
+    INTERRUPTED,
+    describe_status,
+    format_value,
+    make_console,
+    reading_json,
+    reading_line,
+)
 from pacsys_rx.console.targets import add_target_arguments, open_backend, positive_seconds
-from pacsys_rx.drf import parse_request
+from pacsys_rx.drf import drf_list_text, parse_request
 from pacsys_rx.errors import PacsysError
 from pacsys_rx.flow import BoundedQueue
 from pacsys_rx.model import Reading
@@ -29,7 +37,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "monitor", help="show streaming devices live (value, age, rate, sparkline)",
         description="Stream each DRF (give an event, e.g. M:OUTTMP@p,1000) and show a live table; "
                     "ends after --duration seconds or Ctrl-C with a summary. Exits with status 1 "
-                    "when a device delivered no data.")
+                    "when a device delivered no data, 130 on Ctrl-C. When standard output is not a "
+                    "terminal, prints one line per reading (time, DRF, value) instead of the table.")
     parser.add_argument("drfs", nargs="+", metavar="DRF", help="device requests with events")
     parser.add_argument("--deadband", type=float, help="only show changes larger than this")
     parser.add_argument("--duration", type=positive_seconds, metavar="SECONDS",
@@ -101,12 +110,17 @@ def _table(rows: dict[str, DeviceRow], now: float, dropped: int) -> Table:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit status 0 after the duration or Ctrl-C; the summary goes to stdout."""
+    """Exit status 0 after the duration, 130 after Ctrl-C; the summary goes to stdout.
+
+    A terminal shows the live table; other output (a pipe, a file) gets one line per reading.
+    """
     import pacsys_rx.operators as ops
 
     console = make_console()
+    table = not args.json and console.is_terminal
     queue: BoundedQueue[Reading] = BoundedQueue(BUFFER, "drop_oldest")
     rows = {parse_request(drf).to_canonical(): DeviceRow() for drf in args.drfs}
+    interrupted = False
     with open_backend(args) as backend:
         source = backend.stream(args.drfs)
         if args.deadband is not None:
@@ -116,28 +130,35 @@ def run(args: argparse.Namespace) -> int:
         deadline = None if args.duration is None else time.monotonic() + args.duration
         try:
             with Live(_table(rows, time.monotonic(), 0), console=console, refresh_per_second=4,
-                      transient=True, auto_refresh=not args.json) as live:
+                      transient=True) if table else contextlib.nullcontext() as live:
                 while not failure and (deadline is None or time.monotonic() < deadline):
                     got, first = queue.get(REFRESH_S)
                     now = time.monotonic()
                     for reading in ([first] if got and first is not None else []) + queue.drain():
                         rows.setdefault(reading.drf, DeviceRow()).add(reading, now)
-                        if args.json:
-                            print(reading_json(reading), flush=True)
-                    if not args.json:
+                        if not table:
+                            print(reading_json(reading) if args.json else update_line(reading), flush=True)
+                    if live is not None:
                         live.update(_table(rows, now, queue.dropped))
         except KeyboardInterrupt:
-            pass
+            interrupted = True
         finally:
             subscription.dispose()
     if failure:
         raise failure[0]
     if not args.json:
         _print_summary(console, rows, queue.dropped)
+    if interrupted:
+        return INTERRUPTED
     without_data = [f"{drf} ({_why_silent(row)})" for drf, row in rows.items() if not row.has_data]
     if without_data:
-        raise PacsysError(f"no data from {', '.join(without_data)}")
+        raise PacsysError(f"no data from {drf_list_text(without_data)}")
     return 0
+
+
+def update_line(reading: Reading) -> str:
+    """``2026-12-06T21:40:01.123+00:00  M:OUTTMP.READING@p,200  74.6 DegF``, like camonitor."""
+    return f"{reading.timestamp.isoformat(timespec='milliseconds')}  {reading_line(reading)}"
 
 
 def _why_silent(row: DeviceRow) -> str:

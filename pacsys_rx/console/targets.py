@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pacsys_rx import factories
-from pacsys_rx.auth import JWTAuth, KerberosAuth
+from pacsys_rx.auth import JWT_TOKEN_ENV, JWTAuth, KerberosAuth
 from pacsys_rx.backends.base import Backend
 from pacsys_rx.errors import BackendUnavailable, PacsysError
 
@@ -62,13 +62,23 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, writing: bool = Fal
         group.add_argument("--auth", choices=("kerberos", "jwt"),
                            help="credentials for the write: kerberos (dpm, dmq; run kinit) or jwt (grpc)")
         group.add_argument("--role", help="DPM/HTTP role for the setting, e.g. testing")
-        group.add_argument("--token", help="JWT for --auth jwt (default: $PACSYS_JWT_TOKEN)")
+        group.add_argument("--token", help="JWT for --backend grpc, implies --auth jwt "
+                                            "(default: $PACSYS_JWT_TOKEN)")
 
 
 def _auth_for(args: argparse.Namespace) -> KerberosAuth | JWTAuth | None:
     kind = getattr(args, "auth", None)
-    if kind is None and args.backend == "dmq":
-        kind = "kerberos"
+    token = getattr(args, "token", None)
+    writing = hasattr(args, "auth")
+    if token is not None and kind != "jwt":
+        if args.backend != "grpc" or kind is not None:
+            raise TargetError(f"--token is the JWT of --auth jwt with --backend grpc; "
+                              f"not usable with --backend {args.backend}{f' --auth {kind}' if kind else ''}")
+        kind = "jwt"
+    if kind is None and (args.backend == "dmq" or (writing and args.backend == "grpc")):
+        kind = "kerberos" if args.backend == "dmq" else "jwt"
+    if kind is None and writing and args.backend == "dpm":
+        raise TargetError("DPM writes need Kerberos: add --auth kerberos (after kinit) and --role ROLE")
     if kind == "jwt" and args.backend != "grpc":
         raise TargetError(f"--auth jwt is for --backend grpc; {args.backend} uses --auth kerberos")
     if kind == "kerberos" and args.backend not in ("dpm", "dmq"):
@@ -76,7 +86,10 @@ def _auth_for(args: argparse.Namespace) -> KerberosAuth | JWTAuth | None:
     if kind == "kerberos":
         return KerberosAuth()
     if kind == "jwt":
-        return JWTAuth(getattr(args, "token", None))
+        auth = JWTAuth(token)
+        if not auth.has_token:
+            raise TargetError(f"No JWT for --backend grpc: give --token TOKEN or set ${JWT_TOKEN_ENV}")
+        return auth
     return None
 
 

@@ -10,6 +10,7 @@ from pacsys_rx.drf.events import (
     StateEvent,
     parse_time_freq,
 )
+from pacsys_rx.drf.listing import drf_list_text
 from pacsys_rx.drf.names import Field, Property
 from pacsys_rx.drf.ranges import ArrayRange, ByteRange
 from pacsys_rx.drf.request import (
@@ -34,6 +35,7 @@ __all__ = [
     "PeriodicEvent",
     "Property",
     "StateEvent",
+    "drf_list_text",
     "ensure_immediate",
     "parse_request",
     "parse_time_freq",

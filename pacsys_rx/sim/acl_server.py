@@ -392,6 +392,8 @@ class ACLServer(SimServer):
             ssl.SSLError,
         ):
             pass
+        except asyncio.CancelledError:
+            pass  # the loop is shutting down; Python 3.11's stream callback would log a traceback
         finally:
             self._writers.discard(writer)
             writer.close()

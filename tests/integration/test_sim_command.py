@@ -73,7 +73,7 @@ def test_sim_command_starts_reports_and_stops_on_sigint() -> None:
             else:
                 assert rest.startswith("amqp://")
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=10) == 130
         assert "Traceback" not in (process.stderr.read() if process.stderr else "")
     finally:
         if process.poll() is None:
