@@ -27,6 +27,7 @@ from ._sample_latest import sample_latest
 from ._stale import stale
 from ._throttle import throttle
 from ._values import values
+from ._verify import values_match, verify
 from ._window_stats import window_stats
 
 __all__ = [
@@ -63,5 +64,7 @@ __all__ = [
     "stale",
     "throttle",
     "values",
+    "values_match",
+    "verify",
     "window_stats",
 ]

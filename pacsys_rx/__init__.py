@@ -22,10 +22,11 @@ from pacsys_rx.errors import (
 )
 from pacsys_rx.factories import acl, acl_ssh, dmq, dpm, grpc
 from pacsys_rx.model import AcnetStatus, Reading, ValueType, WriteResult
+from pacsys_rx.verify import Verify
 
 __all__ = [
     "AcnetStatus", "AuthenticationError", "Backend", "BackendUnavailable", "Capability", "DRFError",
     "DeviceError", "JWTAuth", "KerberosAuth", "NotSupported", "PacsysError", "ProtocolError", "Reading",
-    "ValueType", "WriteOutcomeUnknown", "WriteResult", "acl", "acl_ssh", "aiter", "dmq", "dpm", "grpc",
-    "iterate",
+    "ValueType", "Verify", "WriteOutcomeUnknown", "WriteResult", "acl", "acl_ssh", "aiter", "dmq", "dpm",
+    "grpc", "iterate",
 ]

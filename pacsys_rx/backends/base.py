@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import reactivex
 from reactivex import Observable
@@ -54,6 +54,9 @@ from pacsys_rx.drf import ensure_immediate, parse_request, prepare_for_write
 from pacsys_rx.errors import BackendClosed, BackendUnavailable, NotSupported, WriteOutcomeUnknown
 from pacsys_rx.flow import Overflow, check_overflow
 from pacsys_rx.model import Reading, Value, WriteResult
+
+if TYPE_CHECKING:
+    from pacsys_rx.verify import Verify
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -247,8 +250,14 @@ class Backend(abc.ABC):
 
         return self._one_shot(requests, start, self._check_readable, timeout, f"{self.name} read")
 
-    def write(self, drf: str, value: Value, timeout: float | None = None) -> Observable[WriteResult]:
-        """The acknowledgement of one setting (the DRF converted for writing), then completion."""
+    def write(self, drf: str, value: Value, timeout: float | None = None, *,
+              verify: Verify | None = None) -> Observable[WriteResult]:
+        """The acknowledgement of one setting (the DRF converted for writing), then completion.
+
+        With ``verify`` the result is read back first (``verified``, ``readback``; pacsys_rx.verify).
+        """
+        if verify is not None:
+            return verify.write(self, drf, value, timeout)
         return self.write_many([(drf, value)], timeout)
 
     def write_many(self, settings: Iterable[tuple[str, Value]],

@@ -196,12 +196,18 @@ CONNECTION_LOST = AcnetStatus.named("ACNET_DISCONNECTED")
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """The acknowledgement of one setting; ``ok`` only when the status is exactly success."""
+    """The acknowledgement of one setting; ``ok`` only when the status is exactly success.
+
+    ``verified`` is None unless the setting was read back (``Verify``, ``ops.verify``): then True
+    when the read-back value matched, and ``readback`` holds the value read back.
+    """
 
     drf: str
     status: AcnetStatus = OK
     backend: str = ""
     message: str | None = None
+    verified: bool | None = None
+    readback: Value | None = None
 
     @property
     def ok(self) -> bool:

@@ -14,6 +14,7 @@ import os
 import queue
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -194,7 +195,8 @@ def test_monitor_summary_counts_readings(sim: SimProcess) -> None:
     assert "summary" in result.stdout
     total = int(re.search(r"total readings: (\d+), dropped: 0", result.stdout)[1])  # type: ignore[index]
     assert total >= 10
-    row = next(line.split("│") for line in result.stdout.splitlines() if "M:OUTTMP.READING@p,200" in line)
+    row = next(line.split("│") for line in result.stdout.splitlines()
+               if "M:OUTTMP.READING@p,200" in line and "│" in line)
     assert int(row[2]) >= 5
 
 
@@ -211,7 +213,8 @@ def test_monitor_json_streams_from_grpc(sim: SimProcess) -> None:
 def test_grpc_write_with_a_jwt_is_acknowledged_and_read_back(sim: SimProcess) -> None:
     result = pacsys_rx("write", *sim.target("grpc"), "--auth", "jwt", "--token", token("testing"),
                        "Z:ACLTS1", "7.25")
-    assert (result.returncode, result.stdout) == (0, "Z:ACLTS1.SETTING@N  ok\n"), result.stderr
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"Z:ACLTS1\.SETTING@N  ok  [\d.]+( blip)? → 7\.25( blip)?\n", result.stdout)
     assert pacsys_rx("read", *sim.target("dpm"), "Z:ACLTS1.SETTING").stdout == "Z:ACLTS1.SETTING  7.25 blip\n"
 
 
@@ -247,7 +250,8 @@ def test_dpm_write_with_kerberos_and_role_is_acknowledged_and_read_back(kerberos
                                                                         kerberos_env: Any) -> None:
     result = pacsys_rx("write", *kerberos_sim.target("dpm"), "--auth", "kerberos", "--role", "testing",
                        "Z:ACLTST", "12.5", env=kerberos_env.env)
-    assert (result.returncode, result.stdout) == (0, "Z:ACLTST.SETTING@N  ok\n"), result.stderr
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"Z:ACLTST\.SETTING@N  ok  \S+ blip → 12\.5 blip\n", result.stdout), result.stdout
     read = pacsys_rx("read", *kerberos_sim.target("dpm"), "Z:ACLTST.SETTING")
     assert read.stdout == "Z:ACLTST.SETTING  12.5 blip\n"
 
@@ -343,7 +347,11 @@ def test_write_to_an_unreachable_host() -> None:
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
-    (["write", "--backend", "grpc", "Z:ACLTST", "1"], "No JWT"),
+    (["write", "--backend", "grpc", "Z:ACLTST", "1"], "No JWT for --backend grpc: give --token TOKEN"),
+    (["write", "--backend", "dpm", "Z:ACLTST", "1"], "add --auth kerberos (after kinit) and --role ROLE"),
+    (["write", "--backend", "dpm", "--token", "x", "Z:ACLTST", "1"], "--token is the JWT of --auth jwt"),
+    (["write", "--backend", "grpc", "--auth", "kerberos", "--token", "x", "Z:ACLTST", "1"],
+     "not usable with --backend grpc --auth kerberos"),
     (["write", "--backend", "acl", "Z:ACLTST", "1"], "read-only"),
     (["write", "--backend", "grpc", "--auth", "kerberos", "Z:ACLTST", "1"], "--auth kerberos is for"),
     (["write", "--backend", "dpm", "--auth", "jwt", "--token", "x", "Z:ACLTST", "1"], "--auth jwt is for"),
@@ -362,7 +370,8 @@ def test_unusable_combinations_fail_before_any_traffic_in_one_line(args: list[st
     (["read", "--port", "99999", "M:OUTTMP"], "argument --port: port out of range"),
     (["read", "--backend", "nope", "M:OUTTMP"], "argument --backend: invalid choice"),
     (["monitor", "--duration", "-1", "M:OUTTMP"], "argument --duration: must be positive"),
-    (["write", "Z:ACLTST"], "the following arguments are required: VALUE"),
+    (["write", "Z:ACLTST"], "DRF 'Z:ACLTST' has no VALUE: give DRF VALUE pairs"),
+    (["write", "Z:ACLTST", "1", "Z:ACLTS1"], "DRF 'Z:ACLTS1' has no VALUE"),
 ])
 def test_usage_errors_are_one_line_with_status_2(args: list[str], fragment: str) -> None:
     result = pacsys_rx(*args)
@@ -430,3 +439,85 @@ def test_command_help_explains_every_option(command: str) -> None:
         assert action.help, f"{command} {action.option_strings or action.dest} has no help"
         for option in action.option_strings:
             assert option in result.stdout
+
+
+# ------------------------------------------------------------------ terminals, signals and settings
+
+
+def started(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "pacsys_rx", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=None if env is None else {**os.environ, **env})
+
+
+def test_piped_monitor_prints_one_line_per_update(sim: SimProcess) -> None:
+    result = pacsys_rx("monitor", *sim.target("dpm"), "--duration", "1.5", "M:OUTTMP@p,200")
+    assert result.returncode == 0, result.stderr
+    updates = [line for line in result.stdout.splitlines() if "  M:OUTTMP.READING@p,200  " in line]
+    assert len(updates) >= 5, result.stdout
+    stamp, _, value = updates[0].split("  ")
+    assert datetime.fromisoformat(stamp).tzinfo is not None and re.fullmatch(r"7\d\.\d+ DegF", value)
+
+
+def test_ctrl_c_exits_130_from_monitor_with_the_summary(sim: SimProcess) -> None:
+    process = started("monitor", *sim.target("dpm"), "M:OUTTMP@p,100")
+    try:
+        assert process.stdout is not None
+        assert "M:OUTTMP" in process.stdout.readline()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    assert "summary" in out and "Traceback" not in out + err
+
+
+def test_ctrl_c_exits_130_from_sim() -> None:
+    process = SimProcess("--servers", "dpm")
+    process.process.send_signal(signal.SIGINT)
+    assert process.process.wait(timeout=10) == 130
+
+
+def test_token_without_auth_jwt_is_used_instead_of_the_environment(sim: SimProcess) -> None:
+    refused_by_the_environment = {"PACSYS_JWT_TOKEN": token()}
+    result = pacsys_rx("write", *sim.target("grpc"), "--token", token("testing"), "Z:ACLTS2", "2.5",
+                       env=refused_by_the_environment)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("Z:ACLTS2.SETTING@N  ok  ")
+
+
+def test_acl_with_its_own_simulator_leaves_stderr_empty() -> None:
+    result = pacsys_rx("read", "--sim", "--backend", "acl", "M:OUTTMP")
+    assert result.returncode == 0 and result.stdout.startswith("M:OUTTMP  ")
+    assert result.stderr == ""
+
+
+def test_an_error_about_many_drfs_names_three_and_counts_the_rest(sim: SimProcess) -> None:
+    drfs = [f"Z:NOSU{i:02d}@p,100" for i in range(10)]
+    result = pacsys_rx("monitor", *sim.target("dpm"), "--duration", "1", *drfs)
+    one_error_line(result, "monitor", "no data from Z:NOSU00.READING@p,100", "and 7 more")
+    assert "Z:NOSU09" not in result.stderr
+
+
+def test_write_of_several_pairs_prints_old_and_new_values(sim: SimProcess) -> None:
+    auth = ["--auth", "jwt", "--token", token("testing")]
+    assert pacsys_rx("write", *sim.target("grpc"), *auth, "Z:ACLTS6", "1", "Z:ACLTS7", "2").returncode == 0
+    result = pacsys_rx("write", *sim.target("grpc"), *auth, "Z:ACLTS6", "3.5", "Z:ACLTS7", "4.5")
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"Z:ACLTS6\.SETTING@N  ok  1( blip)? → 3\.5( blip)?\n"
+                        r"Z:ACLTS7\.SETTING@N  ok  2( blip)? → 4\.5( blip)?\n", result.stdout), result.stdout
+
+
+def test_verified_write_reads_the_setting_back(sim: SimProcess) -> None:
+    auth = ["--auth", "jwt", "--token", token("testing")]
+    result = pacsys_rx("write", *sim.target("grpc"), *auth, "--verify", "--tolerance", "0.01",
+                       "Z:ACLTS8", "6.5")
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"Z:ACLTS8\.SETTING@N  ok  [\d.]+( blip)? → 6\.5( blip)?  verified\n", result.stdout)
+
+
+def test_refused_verified_write_is_not_verified(sim: SimProcess) -> None:
+    result = pacsys_rx("write", *sim.target("grpc"), "--token", token(), "--verify", "Z:ACLTS8", "1")
+    assert result.returncode == 1 and result.stdout.startswith("Z:ACLTS8.SETTING@N  refused: ")
