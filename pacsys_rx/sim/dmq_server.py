@@ -36,6 +36,9 @@ INIT_EXCHANGE = "amq.topic"
 INIT_KEY = "I"
 CONTROL_KEYS = ("S.#", "H", "D")
 BROKER_TIMEOUT_S = 10.0
+PUBLISH_CHUNK = 32
+"""Data messages a job publishes per event-loop turn: the socket is written between turns, as a server
+that writes each message at once would, instead of after the whole tick was encoded."""
 RECONNECT = Backoff(initial=0.2, maximum=5.0, jitter=0.0, stable_after=0.0)
 """The server's reconnect policy towards the broker: every successful connect starts it over."""
 
@@ -138,13 +141,20 @@ class _Job:
     def publish(self, key: str, reply: sdd.Reply | sdd.DataSample, correlation_id: str | None = None) -> None:
         self.server.publish(self.channel, self.exchange, key, sdd.encode_message(reply), correlation_id)
 
-    def on_batch(self, batch: Batch) -> None:
-        """Engine samples: one ``R.<drf>`` message each; the tag is the 1-based ref_id."""
+    def on_batch(self, batch: Batch, start: int = 0) -> None:
+        """Engine samples: one ``R.<drf>`` message each; the tag is the 1-based ref_id.
+
+        At most :data:`PUBLISH_CHUNK` samples are published per loop turn, the rest on the next one,
+        so the first messages of a large tick reach the broker while the rest are still encoded.
+        """
         if self.server.paused or self.disposed:
             return
         requests, keys = self.requests, self.keys
-        for ref_id, sample in batch:
+        end = start + PUBLISH_CHUNK
+        for ref_id, sample in batch[start:end]:
             self.publish(keys[requests[ref_id - 1]], reply_for(sample, ref_id))
+        if end < len(batch):
+            asyncio.get_running_loop().call_soon(self.on_batch, batch, end)
 
     def on_control(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
         key = method.routing_key
