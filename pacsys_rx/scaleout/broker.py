@@ -102,8 +102,8 @@ class LoopThread:
         self._thread.join(5.0)
 
 
-def _producer(broker: StreamBroker, on_close: Callable[[Any], Any] | None = None) -> Producer:
-    return Producer(**broker._options(), on_close_handler=on_close,
+def _producer(broker: StreamBroker, on_close: Callable[[Any], Any] | None = None, name: str = "") -> Producer:
+    return Producer(**broker._options(), on_close_handler=on_close, connection_name=name,
                     recovery_strategy=BackOffRecoveryStrategy(False))
 
 
@@ -171,7 +171,7 @@ class StreamPublisher:
         self._next_id = last + 1
 
     async def _connect(self) -> None:
-        producer = _producer(self.broker, self._on_close)
+        producer = _producer(self.broker, self._on_close, self.name)
         await _guarded(producer.start(), self.broker)
         self._producer, self._broken = producer, False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,10 @@ class ShardState:
             return None
         if event.same_state(current):
             return None
+        if current is not None and event.since < current.since:
+            # latch re-shows a LATCHED alarm from before a gap with its first time; consumers
+            # order a device's events by time, so it takes the time of the state it replaces.
+            event = dataclasses.replace(event, since=current.since)
         self.states[event.device] = event
         return event
 
