@@ -9,6 +9,7 @@ from ._bounded_buffer import BoundedBuffer, bounded_buffer
 from ._by_device import by_device
 from ._combine_devices import combine_devices
 from ._deadband import deadband
+from ._describe_alarms import DescribedAlarm, describe_alarms
 from ._digital_alarm import digital_alarm
 from ._distinct_by_cycle import distinct_by_cycle
 from ._enable_when import enable_when
@@ -36,6 +37,7 @@ __all__ = [
     "AlignedGroup",
     "BoundedBuffer",
     "BufferOverflow",
+    "DescribedAlarm",
     "Recovered",
     "Severity",
     "Stale",
@@ -47,6 +49,7 @@ __all__ = [
     "by_device",
     "combine_devices",
     "deadband",
+    "describe_alarms",
     "digital_alarm",
     "distinct_by_cycle",
     "enable_when",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
-from pacsys_rx.console import ack, alarms, demo, history, monitor, read, worker, write
+from pacsys_rx.console import ack, alarms, demo, history, info, monitor, read, worker, write
 from pacsys_rx.console.formatting import INTERRUPTED
 from pacsys_rx.errors import PacsysError
 
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulated values (default 0)")
     sim.add_argument("--servers", type=_server_names, help="comma-separated servers to run (default: all)")
     sim.set_defaults(handler=run_sim)
-    for command in (read, history, monitor, write, demo, worker, alarms, ack):
+    for command in (read, history, monitor, write, info, demo, worker, alarms, ack):
         command.add_parser(commands)
     return parser
 

@@ -35,8 +35,8 @@ authenticated_console_class = 0
 [roles]
 testing = ["Z:ACLTST", "Z:ACLTS*"]
 """
-COMMANDS = ("sim", "read", "history", "monitor", "write", "demo")
-CLIENT_COMMANDS = ("read", "history", "monitor", "write", "demo")
+COMMANDS = ("sim", "read", "history", "monitor", "write", "info", "demo")
+CLIENT_COMMANDS = ("read", "history", "monitor", "write", "info", "demo")
 DEMO_DURATION = "8"
 
 
@@ -521,3 +521,28 @@ def test_verified_write_reads_the_setting_back(sim: SimProcess) -> None:
 def test_refused_verified_write_is_not_verified(sim: SimProcess) -> None:
     result = pacsys_rx("write", *sim.target("grpc"), "--token", token(), "--verify", "Z:ACLTS8", "1")
     assert result.returncode == 1 and result.stdout.startswith("Z:ACLTS8.SETTING@N  refused: ")
+
+
+# ------------------------------------------------------------------------------------------ info
+
+
+def test_info_prints_what_devdb_knows(sim: SimProcess) -> None:
+    result = pacsys_rx("info", "--devdb", sim.endpoints["grpc"], "Z:ACLTST.SETTING", "M:OUTTMP")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Z:ACLTST" and "description: ACL test device!" in lines[1]
+    assert "  reading: units blip (primary Volts), limits -500 .. 500, scaling p0/c0 [1, 0, 1, 0]" in lines
+    assert any(line.startswith("  status bits: ON 0x1 (OnOff: On/Off), READY 0x2") for line in lines)
+    assert any(line.startswith("  control: RESET=3, ON=1, OFF=2,") for line in lines)
+    assert '  analog alarm: "Z:ACLTST outside its alarm limits" priority 5' in lines
+    assert "M:OUTTMP" in lines and any("units DegF" in line for line in lines)
+
+
+def test_info_of_an_unknown_device_exits_1(sim: SimProcess) -> None:
+    result = pacsys_rx("info", "--devdb", sim.endpoints["grpc"], "Z:NOSUCH")
+    assert result.returncode == 1 and result.stdout.startswith("Z:NOSUCH  error: ")
+    assert "not found in DevDB" in result.stdout
+
+
+def test_info_with_a_bad_devdb_address_names_the_flag() -> None:
+    one_error_line(pacsys_rx("info", "--devdb", "nowhere", "Z:ACLTST"), "info", "--devdb must be HOST:PORT")

@@ -35,6 +35,12 @@ from pacsys_rx.backends.base import (
     StreamSink,
     WriteRequest,
 )
+from pacsys_rx.backends.grpc.devdb_alarms import (
+    AlarmInfo,
+    AlarmText,
+    alarm_info_from_proto,
+    alarm_text_from_proto,
+)
 from pacsys_rx.backends.health import ReportsHealth
 from pacsys_rx.backends.history import is_chunked
 from pacsys_rx.drf import Field, Property, parse_request
@@ -273,6 +279,13 @@ class _DevDB:
             for key, entry in zip(missing, reply.set, strict=True):
                 found[key] = self._remember(key, entry, now)
         return found
+
+    def call(self, method: str, request: Any) -> Any:
+        """One unary DevDB call; BackendUnavailable on transport errors."""
+        try:
+            return getattr(self._stub(), method)(request, timeout=self._timeout)
+        except grpc.RpcError as error:
+            raise BackendUnavailable(_failure_text(self.target, error)) from error
 
     def _remember(self, key: str, entry: DevDB_pb2.InfoEntry, now: float) -> DeviceInfoResult | str:
         info = device_info_from_proto(entry.device) if entry.WhichOneof("result") == "device" else None
@@ -572,6 +585,16 @@ class GRPCBackend(ReportsHealth, Backend):
                 raise DeviceError(name, NOT_FOUND, entry)
             results.append(entry)
         return results
+
+    def alarm_info(self, names: Sequence[str]) -> list[AlarmInfo]:
+        """DevDB's alarm blocks of the devices (none for unknown devices or devices without alarms)."""
+        reply = self._devdb.call("getAllAlarmInfo", DevDB_pb2.DeviceList(device=list(names)))
+        return [alarm_info_from_proto(info) for info in reply.alarm_info]
+
+    def alarm_texts(self, text_ids: Iterable[int]) -> dict[int, AlarmText]:
+        """DevDB's alarm texts by id (unknown ids are left out)."""
+        reply = self._devdb.call("getAlarmText", DevDB_pb2.AlarmTextIdList(alarm_text_id=list(text_ids)))
+        return {text.alarm_text_id: alarm_text_from_proto(text) for text in reply.device_alarm_text}
 
     def _targets(self, drfs: Sequence[str]) -> list[Target]:
         """Per DRF: its device and, when enabled and available, DevDB metadata (lookups never fail a read)."""
