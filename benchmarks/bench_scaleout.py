@@ -11,8 +11,8 @@ import uuid
 from datetime import datetime, timezone
 
 import pika
-
 from pacsys_rx.operators import AlarmEvent, AlarmState, Severity
+
 from pacsys_rx.scaleout import Shard, StreamBroker, Transition, create_stream, delete_stream, encode
 from pacsys_rx.scaleout.broker import StreamPublisher
 
@@ -23,9 +23,8 @@ AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 def messages() -> list[bytes]:
     now = datetime.now(timezone.utc)
     return [encode(Transition(Shard(0, 1), "a", AlarmEvent(f"Z:BANK{i % 1000:03d}", AlarmState.ALARM,
-                                                              Severity.MAJOR, 57.5, now, "above high limit 55")))
+                                                              Severity.MAJOR, 57.5, now, "above 55")))
             for i in range(COUNT)]
-
 
 def bench_rstream(data: list[bytes]) -> float:
     broker, stream = StreamBroker(), f"bench-rstream-{uuid.uuid4().hex[:8]}"
