@@ -46,6 +46,8 @@ DEFAULT_OVERFLOW: Overflow = "drop_oldest"
 """What a full hand-off does with a new reading: drop the oldest waiting one (and count it)."""
 POOL_IDLE_SECONDS = 2.0
 """A delivery thread with nothing to do for this long ends (a new one starts on demand)."""
+POOL_MAX_THREADS = 3
+"""Delivery threads at most; beyond that, subscribers with readings waiting queue for the next free one."""
 
 SubscriberErrorHook = Callable[[str, BaseException], None]
 """Called with the DRF and the exception after a subscriber's callback raised and was unsubscribed."""
@@ -101,6 +103,7 @@ class _DeliveryPool:
         self._tasks: queue.SimpleQueue[Subscriber] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0
+        self._threads = 0
 
     def run(self, subscriber: Subscriber) -> None:
         with self._lock:
@@ -108,6 +111,9 @@ class _DeliveryPool:
             if self._idle:
                 self._idle -= 1
                 return
+            if self._threads >= POOL_MAX_THREADS:
+                return
+            self._threads += 1
         threading.Thread(target=self._work, name="pacsys-rx-delivery", daemon=True).start()
 
     def _work(self) -> None:
@@ -118,6 +124,7 @@ class _DeliveryPool:
                 with self._lock:
                     if self._tasks.empty() and self._idle > 0:
                         self._idle -= 1
+                        self._threads -= 1
                         return
                 continue
             subscriber.drain()
@@ -298,13 +305,15 @@ class StreamSink:
     """The DRFs of one server-side subscription: where the backend delivers (any thread) with ``emit``,
     ``mark_connected``, ``fail`` and ``complete``."""
 
-    __slots__ = ("connected", "entries", "hub", "subscription", "timer")
+    __slots__ = ("connected", "entries", "hub", "shared", "subscription", "timer")
 
     def __init__(self, hub: StreamHub) -> None:
         self.hub = hub
         self.entries: dict[str, _Entry] = {}
         self.subscription: ServerSubscription | None = None
         self.connected = False
+        self.shared = False
+        """Its delivering thread serves other sinks too: no direct calls (``StreamHub.set_shared``)."""
         self.timer: rxabc.DisposableBase = Disposable()
 
     def emit(self, reading: Reading) -> None:
@@ -477,6 +486,14 @@ class StreamHub:
                 subscriber.end(None, None)
         self._release([(entry.drf, entry.group) for entry in entries])
 
+    def set_shared(self, group: StreamSink, shared: bool) -> None:
+        """The backend now delivers ``group`` on a thread it shares with other groups (or no longer does):
+        its subscribers are handed readings through the pool (or called directly again, when alone)."""
+        with self.lock:
+            if group.shared != shared:
+                group.shared = shared
+                self._update_inline([group])
+
     def report(self, drf: str, error: BaseException) -> None:
         """A subscriber's callback raised: log it with the DRF and pass it to the hook."""
         log.error("a subscriber of %s raised and was unsubscribed", drf, exc_info=error)
@@ -501,7 +518,7 @@ class StreamHub:
             subscribers = {s for e in group.entries.values() for s in e.subscribers}
             for subscriber in subscribers:
                 subscriber.inline = self._inline and all(
-                    self._alone(subscriber, self._entries[drf].group)
+                    not self._entries[drf].group.shared and self._alone(subscriber, self._entries[drf].group)
                     for drf in subscriber.drfs if drf in self._entries)
 
     @staticmethod

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 import pytest
+from polling import wait_until
 
 from pacsys_rx.backends._gaps import CONNECTION_LOST
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink
 from pacsys_rx.backends.dpm.connection import ConnectionLost, DpmConnection, HandshakeRefused
-from pacsys_rx.backends.dpm.jobs import ReadJob, StreamSession
+from pacsys_rx.backends.dpm.jobs import MIN_RESTART_INTERVAL, ReadJob, StreamLane
 from pacsys_rx.model import AcnetStatus, Reading
 from pacsys_rx.protocols import pc
 from pacsys_rx.transport import Backoff
@@ -235,7 +238,7 @@ class Collector(StreamSink):
         """The session connected (nothing to record)."""
 
 
-def test_stream_session_reconnects_restarts_and_reports_the_gap() -> None:
+def test_stream_lane_reconnects_restarts_and_reports_the_gap() -> None:
     data = pc.ScalarReply(1, MS, 0, 0, 1.0)
     transports: list[MemoryTransport] = []
 
@@ -261,10 +264,10 @@ def test_stream_session_reconnects_restarts_and_reports_the_gap() -> None:
         return opened(transport)
 
     sink = Collector(until=6)
-    session = StreamSession(["M:OUTTMP@p,1000"], sink, connect, Backoff(initial=0.001, maximum=0.001))
-    session.start()
+    lane = StreamLane(connect, Backoff(initial=0.001, maximum=0.001))
+    lane.add(["M:OUTTMP@p,1000"], sink)
     assert sink.enough.wait(5.0)
-    session.stop()
+    lane.stop()
     statuses = [r.status for r in sink.readings[:6]]
     assert statuses[:3] == [AcnetStatus(0, 0)] * 3
     assert statuses[3] == CONNECTION_LOST and sink.readings[3].value is None
@@ -273,12 +276,59 @@ def test_stream_session_reconnects_restarts_and_reports_the_gap() -> None:
     assert not sink.failed
 
 
-def test_stream_session_fails_when_the_list_cannot_start() -> None:
+def test_stream_lane_fails_when_the_list_cannot_start() -> None:
     def respond(request: pc.DpmRequest) -> list[pc.DpmReply]:
         return [pc.StartListReply(7, -11503)] if isinstance(request, pc.StartListRequest) else []
 
     sink = Collector(until=1)
-    session = StreamSession(["M:OUTTMP@p,1000"], sink, lambda: opened(MemoryTransport(respond)), Backoff())
-    session.start()
+    lane = StreamLane(lambda: opened(MemoryTransport(respond)), Backoff())
+    lane.add(["M:OUTTMP@p,1000"], sink)
     assert sink.enough.wait(5.0)
     assert "refused to start" in str(sink.failed[0])
+
+
+def test_stream_lane_batches_additions_into_restarts_no_faster_than_the_bound() -> None:
+    starts: list[float] = []
+    transports: list[MemoryTransport] = []
+
+    def respond(request: pc.DpmRequest) -> list[pc.DpmReply]:
+        if isinstance(request, pc.StartListRequest):
+            starts.append(time.monotonic())
+            return [pc.StartListReply(request.list_id, 0)]
+        return []
+
+    def connect() -> DpmConnection:
+        transports.append(MemoryTransport(respond))
+        return opened(transports[-1])
+
+    lane = StreamLane(connect, Backoff())
+    sinks = [Collector(until=1) for _ in range(50)]
+    try:
+        for i, sink in enumerate(sinks):
+            assert lane.add([f"Z:D{i:03d}@p,1000"], sink)
+        wait_until(lambda: sum(isinstance(r, pc.AddToListRequest) for r in transports[0].sent) == 50,
+                   what="every entry added")
+        assert len(transports) == 1 and len(starts) >= 1
+        assert all(b - a >= MIN_RESTART_INTERVAL * 0.99 for a, b in pairwise(starts))
+        lane.release("Z:D007@p,1000", sinks[7])
+        wait_until(lambda: any(isinstance(r, pc.RemoveFromListRequest) for r in transports[0].sent),
+                   what="the released entry removed")
+        assert lane.entry_count == 49 and lane.sink_count == 49
+    finally:
+        lane.stop()
+
+
+def test_stream_lane_tells_when_its_sinks_share_it() -> None:
+    told: list[tuple[StreamSink, bool]] = []
+    lane = StreamLane(lambda: opened(MemoryTransport()), Backoff(), sharing=lambda sink, shared: told.append(
+        (sink, shared)))
+    first, second = Collector(until=1), Collector(until=1)
+    try:
+        lane.add(["M:OUTTMP@p,1000"], first)
+        assert told == []
+        lane.add(["G:AMANDA@p,1000"], second)
+        assert set(told) == {(first, True), (second, True)}
+        lane.release("G:AMANDA@p,1000", second)
+        assert told[-1] == (first, False)
+    finally:
+        lane.stop()

@@ -1,14 +1,17 @@
 """DPM/HTTP backend: the PC binary protocol over TCP through acsys-proxy (docs/backends/dpm.md).
 
 * reads: a pool of up to ``pool_size`` connections, one list each, one read at a time per list;
-* streams: each server-side subscription has its own connection, list and I/O thread, and
-  reconnects with capped exponential backoff (each outage shows as one gap reading per DRF);
+* streams: up to ``pool_size`` stream connections, each with its own list and I/O thread, shared by
+  every ``stream()`` call (the first ``pool_size`` calls get one each); new DRFs are added to a running
+  list, which is restarted at most every 0.1 s (``MIN_RESTART_INTERVAL``); a lost connection is
+  re-established with capped exponential backoff (each outage shows as one gap reading per DRF);
 * writes: a fresh connection per batch with the Kerberos exchange, EnableSettings, the role and
   ApplySettings.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from reactivex import abc as rxabc
@@ -26,7 +29,7 @@ from pacsys_rx.backends.base import (
     WriteRequest,
 )
 from pacsys_rx.backends.dpm.connection import HEARTBEAT_LIMIT, DpmConnection, SocketTransport, trace_enabled
-from pacsys_rx.backends.dpm.jobs import ReadJob, ReadPool, StreamSession, WriteJob
+from pacsys_rx.backends.dpm.jobs import ReadJob, ReadPool, StreamLane, WriteJob
 from pacsys_rx.backends.health import ReportsHealth
 from pacsys_rx.errors import AuthenticationError
 from pacsys_rx.kerberos import check_credentials
@@ -49,7 +52,8 @@ class DPMBackend(ReportsHealth, Backend):
     list's ``#ROLE`` property with every write. ``service_principal`` overrides the principal derived
     from the service name the server announces (``auth.service`` does the same).
     ``heartbeat_timeout`` is the silence after which a connection counts as dead; ``backoff`` is the
-    reconnect policy (each stream works on its own ``backoff.fresh()``).
+    reconnect policy (each stream connection works on its own ``backoff.fresh()``). ``pool_size`` bounds the
+    read connections and, separately, the stream connections.
     """
 
     name = "dpm"
@@ -79,8 +83,9 @@ class DPMBackend(ReportsHealth, Backend):
         self.heartbeat_timeout = float(heartbeat_timeout)
         self.backoff = backoff or DEFAULT_BACKOFF
         self._trace = trace_enabled()
+        self._pool_size = pool_size
         self._pool = ReadPool(self._open_connection, pool_size)
-        self._streams: set[StreamSession] = set()
+        self._lanes: list[StreamLane] = []
 
     def __repr__(self) -> str:
         return f"DPMBackend({self.host!r}, {self.port})"
@@ -110,12 +115,24 @@ class DPMBackend(ReportsHealth, Backend):
         return Disposable(job.cancel)
 
     def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
-        session = StreamSession(drfs, sink, self._open_stream_connection, self.backoff.fresh(),
-                                self.health_board.link(f"{self.host}:{self.port}"))
+        while True:
+            lane = self._lane_for_new_stream()
+            if lane.add(drfs, sink):
+                return _Subscription(lane, sink)
+
+    def _lane_for_new_stream(self) -> StreamLane:
+        """A new stream connection while fewer than ``pool_size`` run, else the one that may restart its
+        list soonest (the fewest entries among equals)."""
         with self._lock:
-            self._streams.add(session)
-        session.start()
-        return _Subscription(self, session)
+            self._lanes = [lane for lane in self._lanes if not lane.finished]
+            if len(self._lanes) < self._pool_size:
+                health = self.health_board.link(f"{self.host}:{self.port}")
+                lane = StreamLane(self._open_stream_connection, self.backoff.fresh(), health,
+                                  self._streams_hub.set_shared)
+                self._lanes.append(lane)
+                return lane
+            now = time.monotonic()
+            return min(self._lanes, key=lambda lane: (lane.restart_wait(now), lane.entry_count))
 
     def _check_write_auth(self) -> None:
         if self.auth is None:
@@ -125,24 +142,17 @@ class DPMBackend(ReportsHealth, Backend):
     def _close_transport(self) -> None:
         self._pool.close()
         with self._lock:
-            sessions = list(self._streams)
-            self._streams.clear()
-        for session in sessions:
-            session.stop()
-
-    def _forget(self, session: StreamSession) -> None:
-        with self._lock:
-            self._streams.discard(session)
+            lanes, self._lanes = self._lanes, []
+        for lane in lanes:
+            lane.stop()
 
 
 class _Subscription(ServerSubscription):
-    """The backend's handle on one stream session."""
+    """One sink's DRFs on a stream connection."""
 
-    def __init__(self, backend: DPMBackend, session: StreamSession) -> None:
-        self._backend = backend
-        self.session = session
+    def __init__(self, lane: StreamLane, sink: StreamSink) -> None:
+        self.lane = lane
+        self._sink = sink
 
     def release(self, drf: str) -> None:
-        self.session.release(drf)
-        if self.session.finished:
-            self._backend._forget(self.session)
+        self.lane.release(drf, self._sink)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -62,6 +63,7 @@ class SocketTransport:
     def __init__(self, sock: socket.socket, send_timeout: float) -> None:
         self._sock = sock
         self._send_timeout = send_timeout
+        self._waker: socket.socket | None = None
 
     @classmethod
     def connect(cls, host: str, port: int, timeout: float, *, keepalive: bool = False) -> SocketTransport:
@@ -75,7 +77,21 @@ class SocketTransport:
         self._sock.settimeout(self._send_timeout)
         self._sock.sendall(data)
 
+    def wake_on(self, waker: socket.socket) -> None:
+        """Let a byte arriving on ``waker`` end a blocked receive early (it returns None)."""
+        self._waker = waker
+
     def recv(self, timeout: float) -> bytes | None:
+        if self._waker is not None:
+            try:
+                ready = select.select((self._sock, self._waker), (), (), timeout)[0]
+            except ValueError as exc:  # closed by another thread meanwhile
+                raise OSError(f"socket closed: {exc}") from exc
+            if self._waker in ready:
+                _drain(self._waker)
+            if self._sock not in ready:
+                return None
+            timeout = 0.0
         self._sock.settimeout(timeout)
         try:
             return self._sock.recv(RECEIVE_SIZE)
@@ -88,6 +104,13 @@ class SocketTransport:
         except OSError:
             pass
         self._sock.close()
+
+
+def _drain(waker: socket.socket) -> None:
+    try:
+        waker.recv(4096)
+    except (BlockingIOError, InterruptedError):
+        pass
 
 
 class DpmConnection:
@@ -138,6 +161,12 @@ class DpmConnection:
             raise ConnectionLost(f"DPM sent {type(first).__name__} instead of the OpenList reply")
         self.list_id = first.list_id
         self._pending = frames[1:]
+
+    def wake_on(self, waker: socket.socket) -> None:
+        """A byte on ``waker`` (non-blocking) ends a blocked :meth:`receive` early, if the transport can."""
+        wake_on = getattr(self._transport, "wake_on", None)
+        if wake_on is not None:
+            wake_on(waker)
 
     def next_ref(self) -> int:
         """A ref_id never used before on this connection (stale replies can never match it)."""

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from pacsys_rx.auth import KerberosAuth
 from pacsys_rx.backends._gaps import Outage, gap_reading
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink, WriteRequest
-from pacsys_rx.backends.dpm.connection import ConnectionLost, DpmConnection, HandshakeRefused
+from pacsys_rx.backends.dpm.connection import SLICE, ConnectionLost, DpmConnection, HandshakeRefused
 from pacsys_rx.backends.dpm.values import (
     BACKEND_NAME,
     DATA_REPLIES,
@@ -256,45 +258,113 @@ def _drain(connection: DpmConnection | None) -> DpmConnection | None:
 # -------------------------------------------------------------------------------------- streams
 
 
-class StreamSession:
-    """One stream: its own connection and list, re-established with backoff after every loss.
+MIN_RESTART_INTERVAL = 0.1
+"""Shortest time between two StartList of one list: the server refuses restarts that come too fast
+(DPM_RESTART_TOO_FAST), so entries added meanwhile wait and go out together with the next one."""
 
-    Entries keep their ref_ids (1..N) across reconnects. When a connection is lost each live DRF
-    gets one gap reading (``_gaps``); the stream then resumes on a new connection (entries re-added,
-    list restarted). The session ends when every DRF is released.
+SharingHook = Callable[[StreamSink, bool], None]
+"""Told whether a sink now shares its connection with other sinks (True) or has it alone (False)."""
+
+
+class StreamLane:
+    """One pooled stream connection and its list, carrying the DRFs of any number of stream sinks.
+
+    Entries keep their ref_ids across reconnects. New entries are added to the running list and the list
+    is restarted, at most once per :data:`MIN_RESTART_INTERVAL` (additions in between are batched);
+    released entries are removed from the list. When the connection is lost each live DRF gets one gap
+    reading (``_gaps``), and the list is re-established on a new connection with backoff. The lane's
+    thread ends when its last entry is released.
     """
 
-    def __init__(self, drfs: Sequence[str], sink: StreamSink, connect: Connector, backoff: Backoff,
-                 health: HealthLink | None = None) -> None:
+    def __init__(self, connect: Connector, backoff: Backoff, health: HealthLink | None = None,
+                 sharing: SharingHook | None = None) -> None:
         self._outage = Outage(health)
-        self._entries = {i + 1: Entry(drf, parse_request(drf).device) for i, drf in enumerate(drfs)}
-        self._sink = sink
         self._connect = connect
         self._backoff = backoff
+        self._sharing = sharing
         self._lock = threading.Lock()
+        self._entries: dict[int, tuple[Entry, StreamSink]] = {}
+        self._refs: dict[tuple[StreamSink, str], int] = {}
+        self._sinks: dict[StreamSink, int] = {}
+        self._pending: dict[int, None] = {}
+        self._started = False
         self._removed: list[int] = []
+        self._next_ref = 0
+        self._last_start = -MIN_RESTART_INTERVAL
         self._stopped = threading.Event()
         self._connection: DpmConnection | None = None
+        self._serving = False
+        self._waker, self._wake = socket.socketpair()
+        self._waker.setblocking(False)
+        self._wake.setblocking(False)
         self.clock = Clock()
         self._thread = threading.Thread(target=self._run, name="pacsys-rx-dpm-stream", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    # ------------------------------------------------------------------ any thread
 
-    def release(self, drf: str) -> None:
-        """Stop delivering ``drf``; the connection closes when no DRF is left."""
+    @property
+    def entry_count(self) -> int:
+        return len(self._entries)
+
+    @property
+    def sink_count(self) -> int:
+        return len(self._sinks)
+
+    def restart_wait(self, now: float) -> float:
+        """Seconds until this list may be restarted again."""
+        return max(0.0, self._last_start + MIN_RESTART_INTERVAL - now)
+
+    def add(self, drfs: Sequence[str], sink: StreamSink) -> bool:
+        """Carry ``drfs`` for ``sink`` (batched into the next restart); False once the lane has stopped."""
         with self._lock:
-            for ref_id, entry in list(self._entries.items()):
-                if entry.drf == drf:
-                    del self._entries[ref_id]
-                    self._removed.append(ref_id)
-            if self._entries:
+            if self._stopped.is_set():
+                return False
+            for drf in drfs:
+                self._next_ref += 1
+                self._entries[self._next_ref] = (Entry(drf, parse_request(drf).device), sink)
+                self._refs[sink, drf] = self._next_ref
+                self._pending[self._next_ref] = None
+            self._sinks[sink] = self._sinks.get(sink, 0) + len(drfs)
+            others = [other for other in self._sinks if other is not sink]
+            serving = self._serving
+            start, self._started = not self._started, True
+        if start:
+            self._thread.start()
+        else:
+            self.wake()
+        if serving:
+            sink.mark_connected()
+        self._tell_sharing(others, [sink])
+        return True
+
+    def release(self, drf: str, sink: StreamSink) -> None:
+        """Stop delivering ``drf`` to ``sink``; the lane stops when no entry is left."""
+        with self._lock:
+            ref = self._refs.pop((sink, drf), None)
+            if ref is None:
                 return
-        self.stop()
+            del self._entries[ref]
+            if ref in self._pending:
+                del self._pending[ref]
+            else:
+                self._removed.append(ref)
+            left = self._sinks.get(sink, 0) - 1
+            if left > 0:
+                self._sinks[sink] = left
+            else:
+                self._sinks.pop(sink, None)
+            alone = list(self._sinks) if len(self._sinks) == 1 else []
+            empty = not self._entries
+        if empty:
+            self.stop()
+            return
+        self.wake()
+        if alone and self._sharing is not None:
+            self._sharing(alone[0], False)
 
     @property
     def finished(self) -> bool:
-        """True once every DRF was released or the backend closed."""
+        """True once every entry was released or the backend closed."""
         return self._stopped.is_set()
 
     def stop(self) -> None:
@@ -303,85 +373,127 @@ class StreamSession:
         connection = self._connection
         if connection is not None:
             connection.close()
+        self.wake()
+
+    def wake(self) -> None:
+        try:
+            self._wake.send(b"w")
+        except OSError:  # full (a wake-up is already pending) or closed
+            pass
+
+    def _tell_sharing(self, others: list[StreamSink], new: list[StreamSink]) -> None:
+        if self._sharing is None or not others:
+            return
+        for sink in [*others, *new]:
+            self._sharing(sink, True)
+
+    # ------------------------------------------------------------------ lane thread
 
     def _run(self) -> None:
         outage = self._outage
-        while not self._stopped.is_set():
-            try:
-                connection = self._connection = self._connect()
-                if self._stopped.is_set():
-                    connection.close()
+        try:
+            while not self._stopped.is_set():
+                try:
+                    connection = self._connect()
+                    connection.wake_on(self._waker)
+                    self._connection = connection
+                    if self._stopped.is_set():
+                        return
+                    self._backoff.connected()
+                    outage.end()
+                    self._serve(connection)
+                except (HandshakeRefused, ProtocolError) as exc:
+                    self._fail(exc)
                     return
-                self._backoff.connected()
-                outage.end()
-                self._sink.mark_connected()
-                self._serve(connection)
-            except (HandshakeRefused, ProtocolError) as exc:
-                self._fail(exc)
-                return
-            except BackendUnavailable as exc:
-                if self._stopped.is_set():
+                except BackendUnavailable as exc:
+                    if self._stopped.is_set():
+                        return
+                    log.info("DPM stream connection lost: %s", exc)
+                    if outage.begin(str(exc)):
+                        self._report_gap(str(exc))
+                except Exception as exc:
+                    log.exception("DPM stream failed")
+                    self._fail(exc)
                     return
-                log.info("DPM stream connection lost: %s", exc)
-                if outage.begin(str(exc)):
-                    self._report_gap(str(exc))
-            except Exception as exc:
-                log.exception("DPM stream failed")
-                self._fail(exc)
-                return
-            finally:
-                if self._connection is not None:
-                    self._connection.close()
-            self._stopped.wait(self._backoff.next_delay())
+                finally:
+                    self._serving = False
+                    if self._connection is not None:
+                        self._connection.close()
+                self._stopped.wait(self._backoff.next_delay())
+        finally:
+            self._waker.close()
+            self._wake.close()
 
     def _serve(self, connection: DpmConnection) -> None:
         list_id = connection.list_id
         with self._lock:
+            self._pending.clear()
             self._removed.clear()
-            adds = [pc.AddToListRequest(list_id, ref, entry.drf) for ref, entry in self._entries.items()]
+            adds = [pc.AddToListRequest(list_id, ref, entry.drf) for ref, (entry, _) in self._entries.items()]
+            sinks = list(self._sinks)
+            self._last_start = time.monotonic()
+            self._serving = True
         connection.send(*adds, pc.StartListRequest(list_id))
+        for sink in sinks:
+            sink.mark_connected()
         entries = self._entries
-        emit = self._sink.emit
         clock = self.clock
         receive = connection.receive
         scalar = ValueType.SCALAR
+        timeout = SLICE
         while not self._stopped.is_set():
-            frames = receive()
-            if self._removed:
-                self._send_removals(connection)
+            frames = receive(timeout)
+            if self._pending or self._removed:
+                timeout = self._send_changes(connection)
             for frame in frames:
                 if type(frame) is tuple:
-                    entry = entries.get(frame[0])
-                    if entry is None:
+                    found = entries.get(frame[0])
+                    if found is None:
                         continue
+                    entry = found[0]
                     if frame[3] == 0:
-                        emit(Reading(entry.drf, entry.device, frame[4], scalar, entry.units, clock(frame[1]),
-                                     frame[2], OK, BACKEND_NAME, entry.meta, None))
+                        found[1].emit(Reading(entry.drf, entry.device, frame[4], scalar, entry.units,
+                                              clock(frame[1]), frame[2], OK, BACKEND_NAME, entry.meta, None))
                     else:
-                        emit(scalar_reading(entry, frame, clock))
+                        found[1].emit(scalar_reading(entry, frame, clock))
                 else:
                     self._message(frame)  # type: ignore[arg-type]
 
-    def _send_removals(self, connection: DpmConnection) -> None:
+    def _send_changes(self, connection: DpmConnection) -> float:
+        """Send removals, and additions with a restart once allowed; returns the next receive timeout."""
+        list_id = connection.list_id
+        now = time.monotonic()
         with self._lock:
             removed, self._removed = self._removed, []
-        connection.send(*(pc.RemoveFromListRequest(connection.list_id, ref_id) for ref_id in removed))
+            requests: list[pc.DpmRequest] = [pc.RemoveFromListRequest(list_id, ref) for ref in removed]
+            wait = self.restart_wait(now)
+            if self._pending and wait == 0.0:
+                requests += [pc.AddToListRequest(list_id, ref, self._entries[ref][0].drf)
+                             for ref in self._pending]
+                requests.append(pc.StartListRequest(list_id))
+                self._pending = {}
+                self._last_start = now
+            elif self._pending:
+                return max(wait, 0.001)
+        if requests:
+            connection.send(*requests)
+        return SLICE
 
     def _message(self, message: pc.DpmReply) -> None:
         if isinstance(message, DATA_REPLIES):
-            entry = self._entries.get(message.ref_id)
-            if entry is not None:
-                for reading in stream_readings(entry, message, self.clock):
-                    self._sink.emit(reading)
+            found = self._entries.get(message.ref_id)
+            if found is not None:
+                for reading in stream_readings(found[0], message, self.clock):
+                    found[1].emit(reading)
         elif isinstance(message, pc.DeviceInfoReply):
-            entry = self._entries.get(message.ref_id)
-            if entry is not None:
-                entry.learn(message)
+            found = self._entries.get(message.ref_id)
+            if found is not None:
+                found[0].learn(message)
         elif isinstance(message, (pc.AddToListReply, pc.StatusReply)):
-            entry = self._entries.get(message.ref_id)
-            if entry is not None and message.status != 0:
+            found = self._entries.get(message.ref_id)
+            if found is not None and message.status != 0:
                 stamp = message.timestamp if isinstance(message, pc.StatusReply) else 0
-                self._sink.emit(status_reading(entry, message.status, self.clock, stamp))
+                found[1].emit(status_reading(found[0], message.status, self.clock, stamp))
             elif message.ref_id == 0 and message.status != 0 and isinstance(message, pc.StatusReply):
                 raise ProtocolError(f"DPM failed to start the list: {STATUS(message.status).describe()}")
         elif isinstance(message, pc.StartListReply) and message.status != 0:
@@ -390,15 +502,19 @@ class StreamSession:
     def _report_gap(self, reason: str) -> None:
         with self._lock:
             entries = list(self._entries.values())
-        for entry in entries:
-            self._sink.emit(gap_reading(entry.drf, entry.device, BACKEND_NAME, reason, units=entry.units,
-                                        meta=entry.meta))
+        for entry, sink in entries:
+            sink.emit(gap_reading(entry.drf, entry.device, BACKEND_NAME, reason, units=entry.units,
+                                  meta=entry.meta))
 
     def _fail(self, error: Exception) -> None:
+        self._stopped.set()
         self._outage.close()
         with self._lock:
-            drfs = [entry.drf for entry in self._entries.values()]
-        self._sink.fail(drfs, error)
+            by_sink: dict[StreamSink, list[str]] = {}
+            for entry, sink in self._entries.values():
+                by_sink.setdefault(sink, []).append(entry.drf)
+        for sink, drfs in by_sink.items():
+            sink.fail(drfs, error)
 
 
 # ------------------------------------------------------------------------------------- settings
