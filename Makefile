@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-latest bench lint docs lock clean
+.PHONY: demo test test-latest bench docs lock lock-upgrade clean
 
 demo:
 	@scripts/setup.sh demo
@@ -28,9 +28,13 @@ docs:
 	@scripts/setup.sh test
 	$(VENV)/bin/mkdocs build --strict
 
-# Re-resolve requirements/*.txt (see scripts/lock.sh for when).
+# Re-resolve requirements/*.txt keeping the pins that still fit, or taking the newest releases
+# (see scripts/lock.sh for when).
 lock:
 	@scripts/lock.sh
+
+lock-upgrade:
+	@scripts/lock.sh --upgrade
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-lock site .pytest_cache .mypy_cache .ruff_cache

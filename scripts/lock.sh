@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Re-resolve the lock files under requirements/ to the newest releases pyproject.toml's ranges allow.
-# Run it on purpose (`make lock`): to take new releases, after changing a dependency or its range in
-# pyproject.toml, or after moving the generator pin in requirements/constraints.txt. Then run
-# `make test` and commit pyproject.toml and requirements/ together.
+# Re-resolve the lock files under requirements/ from pyproject.toml's ranges.
+#   scripts/lock.sh            keep every pin that still fits (`make lock`: after adding or changing a
+#                              dependency or a range, or moving the generator pin in constraints.txt)
+#   scripts/lock.sh --upgrade  take the newest releases the ranges allow (`make lock-upgrade`)
+# Then run `make test` and commit pyproject.toml and requirements/ together.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,9 @@ if [ ! -x .venv-lock/bin/uv ]; then
   .venv-lock/bin/python -m pip install -q --require-hashes -r requirements/uv.txt
 fi
 # One universal resolution (every platform, Python 3.10 and newer), with the hash of every file.
-compile=(.venv-lock/bin/uv pip compile --universal --generate-hashes --upgrade --quiet --python-version 3.10
+upgrade=()
+[ "${1:-}" = --upgrade ] && upgrade=(--upgrade)
+compile=(.venv-lock/bin/uv pip compile --universal --generate-hashes "${upgrade[@]}" --quiet --python-version 3.10
          -c requirements/constraints.txt)
 # test.txt first: the others are constrained by it, so every environment shares its versions.
 "${compile[@]}" pyproject.toml requirements/build.in --extra all -o requirements/test.txt
