@@ -1,8 +1,9 @@
 """The DPM/gRPC backend: Fermilab's ``services.daq.DAQ`` service (``Read`` and ``Set``) and DevDB metadata.
 
-Threading: every ``Read`` call (a one-shot read or one shared stream) is consumed by its own daemon
-thread, which also polls the call's completion queue (gRPC's single-threaded unary-stream mode: no
-hand-off through the channel's spin thread per message) and emits the call's readings. ``Set``
+Threading: every ``Read`` call (a one-shot read, or one of at most ``stream_calls`` calls carrying
+streams) is consumed by its own daemon thread, which also polls the call's completion queue (gRPC's
+single-threaded unary-stream mode: no hand-off through the channel's spin thread per message) and emits
+the call's readings. ``Set``
 acknowledgements are delivered on gRPC's callback thread. See ``docs/backends/grpc.md`` for defaults,
 authentication and reconnect behaviour.
 """
@@ -83,6 +84,9 @@ NO_STATUS_MESSAGE = "No status received from server"
 
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 CONNECT_SETTLE = 0.25
+MIN_REISSUE_INTERVAL = 0.1
+"""Shortest time between two issues of one stream call for added DRFs (additions in between are batched)."""
+DEFAULT_STREAM_CALLS = 4
 """A stream call alive this fraction of the backend's timeout counts as connected."""
 _UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 _WRITE_INTERRUPTED = _UNREACHABLE | {grpc.StatusCode.CANCELLED}
@@ -396,43 +400,139 @@ def _chunk_result(reply: DAQ_pb2.ReadingReply, target: Target,
                    utc_now(), backend=BACKEND, meta=target.meta)
 
 
-class _StreamCall(ServerSubscription):
-    """One long-lived ``Read`` call for a group of canonical DRFs, re-issued on UNAVAILABLE/CANCELLED
-    and, with a ``heartbeat_timeout``, when it stays silent that long."""
+class _CallLane:
+    """One long-lived ``Read`` call carrying the DRFs of any number of stream sinks.
 
-    def __init__(self, backend: GRPCBackend, drfs: Sequence[str], sink: StreamSink) -> None:
+    Added DRFs re-issue the call with every live DRF, at most once per :data:`MIN_REISSUE_INTERVAL`
+    (additions in between are batched); released DRFs are dropped from the call at the next re-issue
+    (at once when half of the call is released). The call is also re-issued on UNAVAILABLE/CANCELLED
+    and, with a ``heartbeat_timeout``, when it stays silent that long; each such outage shows as one gap
+    reading per live DRF. The lane's thread ends when its last DRF is released.
+    """
+
+    def __init__(self, backend: GRPCBackend) -> None:
         self._backend = backend
-        self._drfs = tuple(drfs)
-        self._sink = sink
-        self._live = frozenset(drfs)
+        self._sinks: dict[str, StreamSink] = {}
+        """The sink of every live DRF."""
+        self._counts: dict[StreamSink, int] = {}
+        self._targets: dict[str, Target] = {}
         self._outage = Outage(backend.health_board.link(backend.target))
         self._stopped = threading.Event()
         self._lock = threading.Lock()
+        self._started = False
         self._call: Any = None
+        self._call_drfs: tuple[str, ...] = ()
+        self._unconnected: list[StreamSink] = []
+        self._reissuing: Any = None
+        self._reissue_timer: rxabc.DisposableBase | None = None
+        self._last_open = -MIN_REISSUE_INTERVAL
         self._last_reply = time.monotonic()
         self._silent = False
-        threading.Thread(target=self._run, name="pacsys-rx-grpc-stream", daemon=True).start()
 
-    def release(self, drf: str) -> None:
+    # ------------------------------------------------------------------ any thread
+
+    @property
+    def finished(self) -> bool:
+        return self._stopped.is_set()
+
+    @property
+    def drf_count(self) -> int:
+        return len(self._sinks)
+
+    @property
+    def sink_count(self) -> int:
+        return len(self._counts)
+
+    def reissue_wait(self, now: float) -> float:
+        return max(0.0, self._last_open + MIN_REISSUE_INTERVAL - now)
+
+    def add(self, drfs: Sequence[str], sink: StreamSink) -> bool:
+        """Carry ``drfs`` for ``sink`` (from the next re-issue on); False once the lane has stopped."""
         with self._lock:
-            self._live = self._live - {drf}
-            if self._live:
+            if self._stopped.is_set():
+                return False
+            for drf in drfs:
+                self._sinks[drf] = sink
+            self._counts[sink] = self._counts.get(sink, 0) + len(drfs)
+            others = [other for other in self._counts if other is not sink]
+            start, self._started = not self._started, True
+        if start:
+            threading.Thread(target=self._run, name="pacsys-rx-grpc-stream", daemon=True).start()
+        else:
+            self._request_reissue()
+        if others:
+            for shared in [*others, sink]:
+                self._backend._streams_hub.set_shared(shared, True)
+        return True
+
+    def release(self, drf: str, sink: StreamSink) -> None:
+        with self._lock:
+            if self._sinks.get(drf) is not sink:
                 return
+            del self._sinks[drf]
+            left = self._counts[sink] - 1
+            if left:
+                self._counts[sink] = left
+            else:
+                del self._counts[sink]
+            alone = next(iter(self._counts)) if len(self._counts) == 1 else None
+            emptied = not self._sinks
+            stale = len(self._call_drfs) > 2 * len(self._sinks)
+        if emptied:
+            self.stop()
+        elif stale:
+            self._request_reissue()
+        if alone is not None:
+            self._backend._streams_hub.set_shared(alone, False)
+
+    def stop(self) -> None:
+        with self._lock:
             self._stopped.set()
             self._outage.close()
             call = self._call
         if call is not None:
             call.cancel()
 
+    def _request_reissue(self) -> None:
+        """Re-issue the call with the live DRFs now, or once the interval since the last issue passed."""
+        with self._lock:
+            if self._reissue_timer is not None or self._call is None:
+                return  # already planned, or the call is being opened (with every live DRF)
+            wait = self.reissue_wait(time.monotonic())
+            if wait > 0:
+                self._reissue_timer = self._backend._timer().schedule_relative(
+                    wait, lambda *_: self._reissue())
+                return
+        self._reissue()
+
+    def _reissue(self) -> None:
+        with self._lock:
+            self._reissue_timer = None
+            call = self._call
+            if call is None or self._stopped.is_set() or tuple(self._sinks) == self._call_drfs:
+                return
+            self._reissuing = call
+        call.cancel()
+
+    # ------------------------------------------------------------------ lane thread
+
     def _open(self) -> Any:
         with self._lock:
             if self._stopped.is_set():
                 return None
-            self._call = self._backend._read_encoded(DAQ_pb2.ReadingList(drf=self._drfs),
+            self._call_drfs = tuple(self._sinks)
+            self._unconnected = list(self._counts)
+            self._call = self._backend._read_encoded(DAQ_pb2.ReadingList(drf=self._call_drfs),
                                                       metadata=self._backend._metadata())
-            self._last_reply = time.monotonic()
+            self._last_open = self._last_reply = time.monotonic()
             self._silent = False
             return self._call
+
+    def _mark_connected(self) -> None:
+        with self._lock:
+            sinks, self._unconnected = self._unconnected, []
+        for sink in sinks:
+            sink.mark_connected()
 
     def _settle(self, call: Any) -> rxabc.DisposableBase:
         """Connected once ``call`` has run ``CONNECT_SETTLE`` of the timeout without failing, not at its
@@ -440,7 +540,7 @@ class _StreamCall(ServerSubscription):
         bound, while a server that cannot be reached fails the call at once."""
         def settled(*_: Any) -> None:
             if self._call is call and not self._stopped.is_set():
-                self._sink.mark_connected()
+                self._mark_connected()
 
         return self._backend._timer().schedule_relative(self._backend.timeout * CONNECT_SETTLE, settled)
 
@@ -463,37 +563,46 @@ class _StreamCall(ServerSubscription):
         watch.disposable = timer.schedule_relative(limit, check)
         return watch
 
+    def _targets_of(self, drfs: Sequence[str]) -> list[Target]:
+        new = [drf for drf in drfs if drf not in self._targets]
+        if new:
+            self._targets.update(zip(new, self._backend._targets(new), strict=True))
+        return [self._targets[drf] for drf in drfs]
+
     def _run(self) -> None:
-        backend, emit = self._backend, self._sink.emit
-        targets = backend._targets(self._drfs)
+        backend = self._backend
         backoff = backend.backoff.fresh()
         outage = self._outage
+        sinks = self._sinks
         while True:
             call = self._open()
             if call is None:
                 return
+            targets = self._targets_of(self._call_drfs)
             backoff.connected()
             watch = self._watch(call)
             settled = self._settle(call)
             try:
                 for data in call:
                     self._last_reply = time.monotonic()
-                    outage.end()
-                    self._sink.mark_connected()
-                    for reading in decode_stream_reply(data, targets, self._live):
-                        emit(reading)
+                    if self._unconnected:
+                        outage.end()
+                        self._mark_connected()
+                    for reading in decode_stream_reply(data, targets, sinks):
+                        sink = sinks.get(reading.drf)
+                        if sink is not None:
+                            sink.emit(reading)
                 if not self._stopped.is_set():
-                    outage.close()
-                    self._sink.complete(self._live)  # the server ended the call: its streams complete
+                    self._end(None)  # the server ended the call: its streams complete
                 return
             except grpc.RpcError as error:
                 if self._stopped.is_set():
                     return
+                if self._reissuing is call:
+                    continue
                 if _rpc_code(error) not in _RETRYABLE:
-                    failure = _request_level_error(backend.target, error) or BackendUnavailable(
-                        _failure_text(backend.target, error))
-                    outage.close()
-                    self._sink.fail(self._live, failure)
+                    self._end(_request_level_error(backend.target, error) or BackendUnavailable(
+                        _failure_text(backend.target, error)))
                     return
                 reason = (f"no reply from {backend.target} for {backend.heartbeat_timeout:g} s"
                           if self._silent else _failure_text(backend.target, error))
@@ -505,11 +614,37 @@ class _StreamCall(ServerSubscription):
                 watch.dispose()
             if outage.begin(reason):
                 for target in targets:
-                    if target.drf in self._live:
-                        emit(gap_reading(target.drf, target.device, BACKEND, reason, units=target.units,
-                                         meta=target.meta))
+                    sink = sinks.get(target.drf)
+                    if sink is not None:
+                        sink.emit(gap_reading(target.drf, target.device, BACKEND, reason, units=target.units,
+                                              meta=target.meta))
             if self._stopped.wait(backoff.next_delay()):
                 return
+
+    def _end(self, error: PacsysError | None) -> None:
+        """Complete (``error`` None) or fail every live DRF's subscribers; the lane stops."""
+        with self._lock:
+            self._stopped.set()
+            by_sink: dict[StreamSink, list[str]] = {}
+            for drf, sink in self._sinks.items():
+                by_sink.setdefault(sink, []).append(drf)
+        self._outage.close()
+        for sink, drfs in by_sink.items():
+            if error is None:
+                sink.complete(drfs)
+            else:
+                sink.fail(drfs, error)
+
+
+class _LaneSubscription(ServerSubscription):
+    """One sink's DRFs on a call lane."""
+
+    def __init__(self, lane: _CallLane, sink: StreamSink) -> None:
+        self.lane = lane
+        self._sink = sink
+
+    def release(self, drf: str) -> None:
+        self.lane.release(drf, self._sink)
 
 
 class GRPCBackend(ReportsHealth, Backend):
@@ -525,6 +660,8 @@ class GRPCBackend(ReportsHealth, Backend):
     ``backoff`` is the reconnect policy of streams (each call works on its own ``backoff.fresh()``);
     ``heartbeat_timeout`` (off by default: the DAQ service sends no heartbeats) re-issues a stream call
     that delivered nothing for that many seconds, so pick it above the slowest event of your streams.
+    ``stream_calls`` bounds the ``Read`` calls (and their threads) that carry streams: the first
+    ``stream()`` calls get one each, later ones join the call that may be re-issued soonest.
     """
 
     name = "grpc"
@@ -538,6 +675,7 @@ class GRPCBackend(ReportsHealth, Backend):
         scheduler: rxabc.SchedulerBase | None = None, devdb_host: str | None = None,
         devdb_port: int | str | None = None, devdb_tls: bool | None = None, reading_meta: bool | None = None,
         backoff: Backoff | None = None, heartbeat_timeout: float | None = None,
+        stream_calls: int = DEFAULT_STREAM_CALLS,
     ) -> None:
         super().__init__(timeout=timeout, scheduler=scheduler)
         if auth is not None and not isinstance(auth, JWTAuth):
@@ -550,6 +688,10 @@ class GRPCBackend(ReportsHealth, Backend):
         self.auth = auth if auth is not None else JWTAuth()
         self.backoff = backoff or DEFAULT_BACKOFF
         self.heartbeat_timeout = heartbeat_timeout
+        if not isinstance(stream_calls, int) or isinstance(stream_calls, bool) or stream_calls < 1:
+            raise ValueError(f"stream_calls must be a positive integer, got {stream_calls!r}")
+        self.stream_calls = stream_calls
+        self._lanes: list[_CallLane] = []
         self._channel = _open_channel(self.target, tls, tls_ca, (
             *CHANNEL_OPTIONS,
             ("grpc.initial_reconnect_backoff_ms", round(self.backoff.initial * 1000)),
@@ -674,8 +816,26 @@ class GRPCBackend(ReportsHealth, Backend):
         return done
 
     def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
-        return _StreamCall(self, drfs, sink)
+        while True:
+            lane = self._lane_for_new_stream()
+            if lane.add(drfs, sink):
+                return _LaneSubscription(lane, sink)
+
+    def _lane_for_new_stream(self) -> _CallLane:
+        """A new call while fewer than ``stream_calls`` run, else the one that may be re-issued soonest
+        (the fewest DRFs among equals)."""
+        with self._lock:
+            self._lanes = [lane for lane in self._lanes if not lane.finished]
+            if len(self._lanes) < self.stream_calls:
+                self._lanes.append(_CallLane(self))
+                return self._lanes[-1]
+            now = time.monotonic()
+            return min(self._lanes, key=lambda lane: (lane.reissue_wait(now), lane.drf_count))
 
     def _close_transport(self) -> None:
+        with self._lock:
+            lanes, self._lanes = self._lanes, []
+        for lane in lanes:
+            lane.stop()
         self._channel.close()
         self._devdb.close()
