@@ -27,7 +27,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from reactivex import abc as rxabc
 from reactivex.disposable import Disposable
@@ -36,7 +36,7 @@ from pacsys_rx.backends.value_rules import conform, rule_for
 from pacsys_rx.drf import ImmediateEvent, drf_list_text, parse_request
 from pacsys_rx.errors import BackendClosed, BackendUnavailable
 from pacsys_rx.flow import BufferOverflow, Overflow
-from pacsys_rx.model import Reading
+from pacsys_rx.model import GapReading, Reading
 
 log = logging.getLogger("pacsys_rx.streams")
 
@@ -305,13 +305,15 @@ class StreamSink:
     """The DRFs of one server-side subscription: where the backend delivers (any thread) with ``emit``,
     ``mark_connected``, ``fail`` and ``complete``."""
 
-    __slots__ = ("connected", "entries", "hub", "shared", "subscription", "timer")
+    __slots__ = ("connected", "entries", "hub", "last_failure", "shared", "subscription", "timer")
 
     def __init__(self, hub: StreamHub) -> None:
         self.hub = hub
         self.entries: dict[str, _Entry] = {}
         self.subscription: ServerSubscription | None = None
         self.connected = False
+        self.last_failure: str | None = None
+        """Why the latest attempt to connect failed (the reason of a gap before connecting)."""
         self.shared = False
         """Its delivering thread serves other sinks too: no direct calls (``StreamHub.set_shared``)."""
         self.timer: rxabc.DisposableBase = Disposable()
@@ -332,6 +334,7 @@ class StreamSink:
             return
         if reading.is_gap:
             if not self.connected:
+                self.last_failure = cast(GapReading, reading).reason
                 return
         elif not entry.plain:
             reading = conform(reading, entry.rule)
@@ -361,8 +364,9 @@ class StreamSink:
 
     def never_connected(self, seconds: float) -> None:
         if not self.connected:
+            cause = f": {self.last_failure}" if self.last_failure else ""
             self.fail(list(self.entries), BackendUnavailable(
-                f"the {self.hub.name} stream did not connect within {seconds:g} s"))
+                f"the {self.hub.name} stream did not connect within {seconds:g} s{cause}"))
 
 
 class StreamHub:

@@ -169,6 +169,9 @@ class Reading:
                    message or status.describe())
 
 
+_GAP_PREFIX = "connection lost, resubscribing: "
+
+
 class GapReading(Reading):
     """A transport gap: the stream's connection was lost and readings resume after the reconnect.
 
@@ -184,7 +187,12 @@ class GapReading(Reading):
            meta: DeviceMeta | None = None, timestamp: datetime | None = None) -> GapReading:
         """The gap reading of one stream DRF; ``reason`` names the failure."""
         return cls(drf, device, None, None, units, timestamp or utc_now(), None, CONNECTION_LOST, backend,
-                   meta, f"connection lost, resubscribing: {reason}")
+                   meta, f"{_GAP_PREFIX}{reason}")
+
+    @property
+    def reason(self) -> str:
+        """What failed (the message without its "connection lost" preamble)."""
+        return (self.message or "").removeprefix(_GAP_PREFIX)
 
 
 CONNECTION_LOST = AcnetStatus.named("ACNET_DISCONNECTED")

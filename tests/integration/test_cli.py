@@ -337,7 +337,7 @@ def test_read_from_an_unreachable_acl_url() -> None:
 def test_monitor_of_an_unreachable_host() -> None:
     result = pacsys_rx("monitor", "--host", "127.0.0.1", "--port", str(closed_port()), "--timeout", "1",
                        "--duration", "1", "M:OUTTMP@p,100")
-    one_error_line(result, "monitor", "no data from M:OUTTMP.READING@p,100", "cannot connect")
+    one_error_line(result, "monitor", "the dpm stream did not connect within 1 s", "cannot connect to DPM")
 
 
 def test_write_to_an_unreachable_host() -> None:
