@@ -93,6 +93,21 @@ class RawDpm:
         self.send(pc.AddToListRequest(self.list_id, ref_id, drf), pc.StartListRequest(self.list_id))
         return self.until(lambda m: isinstance(m, (pc.StatusReply, *DATA_REPLIES)) and _ref(m) == ref_id)[-1]
 
+    def read_together(self, *entries: tuple[int, str]) -> dict[int, pc.DpmMessage]:
+        """One list of several ``@I`` entries started at once: each entry's first data or Status reply."""
+        self.send(*(pc.AddToListRequest(self.list_id, ref_id, drf) for ref_id, drf in entries),
+                  pc.StartListRequest(self.list_id))
+        replies: dict[int, pc.DpmMessage] = {}
+        wanted = {ref_id for ref_id, _ in entries}
+
+        def complete(message: pc.DpmMessage) -> bool:
+            if isinstance(message, (pc.StatusReply, *DATA_REPLIES)) and _ref(message) in wanted:
+                replies.setdefault(message.ref_id, message)
+            return set(replies) == wanted
+
+        self.until(complete)
+        return replies
+
     def enable_settings(self, user: str) -> None:
         """The fake-mode Kerberos exchange and EnableSettings (the simulator runs without a keytab)."""
         self.send(pc.AuthenticateRequest(self.list_id, b""))
@@ -244,9 +259,8 @@ def test_dec_f_float_raw_setting_reads_back_in_every_unit(raw_dpm: RawDpm) -> No
 
 
 def test_ieee_raw_formats(raw_dpm: RawDpm) -> None:
-    single = raw_dpm.read_once(1, "Z:ACLTS6.RAW@I")
-    scaled = raw_dpm.read_once(2, "Z:ACLTS6@I")
-    double = raw_dpm.read_once(3, "Z:ACLTS7.RAW@I")
+    replies = raw_dpm.read_together((1, "Z:ACLTS6.RAW@I"), (2, "Z:ACLTS6@I"), (3, "Z:ACLTS7.RAW@I"))
+    single, scaled, double = replies[1], replies[2], replies[3]  # one list: one sample time
     assert isinstance(single, pc.RawReply) and isinstance(scaled, pc.ScalarReply)
     assert struct.unpack("<f", single.data)[0] == pytest.approx(scaled.data, abs=1e-3)
     assert isinstance(double, pc.RawReply) and 0.8 < struct.unpack("<d", double.data)[0] < 1.2
