@@ -5,12 +5,14 @@ from pacsys_rx.flow import BufferOverflow
 from ._alarm_count import alarm_count
 from ._alarm_delay import alarm_delay
 from ._align_to_event import align_to_event
+from ._bit_changes import bit_changes
 from ._bounded_buffer import BoundedBuffer, bounded_buffer
 from ._by_device import by_device
 from ._combine_devices import combine_devices
 from ._deadband import deadband
 from ._describe_alarms import DescribedAlarm, describe_alarms
 from ._digital_alarm import digital_alarm
+from ._digital_status import digital_status
 from ._distinct_by_cycle import distinct_by_cycle
 from ._enable_when import enable_when
 from ._errors import errors
@@ -45,12 +47,14 @@ __all__ = [
     "alarm_count",
     "alarm_delay",
     "align_to_event",
+    "bit_changes",
     "bounded_buffer",
     "by_device",
     "combine_devices",
     "deadband",
     "describe_alarms",
     "digital_alarm",
+    "digital_status",
     "distinct_by_cycle",
     "enable_when",
     "errors",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import reactivex
@@ -11,9 +11,16 @@ from reactivex import operators as rxops
 
 from pacsys_rx.model import Reading, Value, WriteResult
 
+Expected = Value | Mapping[str, Any]
+"""A value to find, or the fields a structured value (alarm block, basic status) must have."""
 
-def values_match(actual: Any, expected: Value, tolerance: float) -> bool:
-    """Numbers within ``tolerance`` (arrays element by element); anything else equal."""
+
+def values_match(actual: Any, expected: Expected, tolerance: float) -> bool:
+    """Numbers within ``tolerance`` (arrays element by element); a mapping: each named field of
+    ``actual`` matches; anything else equal."""
+    if isinstance(expected, Mapping):
+        return actual is not None and all(
+            values_match(getattr(actual, name, None), value, tolerance) for name, value in expected.items())
     if isinstance(expected, tuple) and isinstance(actual, tuple):
         return len(actual) == len(expected) and all(
             values_match(a, cast(Value, e), tolerance) for a, e in zip(actual, expected, strict=True))
@@ -23,7 +30,7 @@ def values_match(actual: Any, expected: Value, tolerance: float) -> bool:
     return bool(actual == expected)
 
 
-def verify(readback: Observable[Reading], expected: Value, *, tolerance: float = 0.0,
+def verify(readback: Observable[Reading], expected: Expected, *, tolerance: float = 0.0,
            initial_delay: float = 0.0, attempts: int = 3, timeout: float = 5.0,
            scheduler: abc.SchedulerBase | None = None,
            ) -> Callable[[Observable[WriteResult]], Observable[WriteResult]]:
@@ -31,7 +38,8 @@ def verify(readback: Observable[Reading], expected: Value, *, tolerance: float =
 
     After an acknowledged setting the operator subscribes to ``readback``, skips the readings of
     the first ``initial_delay`` seconds and replayed ones, and compares up to ``attempts`` good
-    readings with ``expected`` (numbers within ``tolerance``). The first match verifies; after
+    readings with ``expected`` (numbers within ``tolerance``; a mapping such as ``{"on": True}``
+    names the fields an alarm block or basic status must have). The first match verifies; after
     ``attempts`` differing readings, or ``timeout`` seconds, the result is not verified and carries
     the last value read back. A refused setting passes with ``verified`` False.
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import reactivex
 from reactivex import Observable
@@ -13,6 +15,9 @@ from pacsys_rx.backends.base import Backend
 from pacsys_rx.drf import parse_request, prepare_for_write
 from pacsys_rx.drf.names import Property
 from pacsys_rx.model import Reading, Value, WriteResult
+
+if TYPE_CHECKING:
+    from pacsys_rx.operators._verify import Expected
 
 READBACK_EVENT = "p,100"
 """Event of the read-back stream when the read-back DRF names none (every 100 ms)."""
@@ -50,15 +55,21 @@ class Verify:
         request = parse_request(self.readback or readback_drf(drf))
         return request.to_canonical() if request.has_event else request.with_event(READBACK_EVENT)
 
+    def checker(self, backend: Backend, drf: str, expected: Expected,
+                ) -> Callable[[Observable[WriteResult]], Observable[WriteResult]]:
+        """``ops.verify`` with these options on the read-back stream of a setting of ``drf``."""
+        from pacsys_rx.operators import verify
+
+        return verify(backend.stream(self.readback_stream_drf(drf)), expected, tolerance=self.tolerance,
+                      initial_delay=self.initial_delay, attempts=self.attempts, timeout=self.timeout)
+
     def write(self, backend: Backend, drf: str, value: Value,
               timeout: float | None = None) -> Observable[WriteResult]:
         """The setting's result with ``verified`` and ``readback`` (lazy, like every backend call)."""
-        from pacsys_rx.operators import values_match, verify
+        from pacsys_rx.operators import values_match
 
         stream_drf = self.readback_stream_drf(drf)
-        checked = backend.write(drf, value, timeout).pipe(verify(
-            backend.stream(stream_drf), value, tolerance=self.tolerance, initial_delay=self.initial_delay,
-            attempts=self.attempts, timeout=self.timeout))
+        checked = backend.write(drf, value, timeout).pipe(self.checker(backend, drf, value))
         if not self.check_first:
             return checked
 

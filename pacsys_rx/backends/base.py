@@ -260,6 +260,15 @@ class Backend(abc.ABC):
             return verify.write(self, drf, value, timeout)
         return self.write_many([(drf, value)], timeout)
 
+    def control(self, drf: str, command: str | int, *, commands: Sequence[str] | None = None,
+                verify: Verify | None = None, timeout: float | None = None) -> Observable[WriteResult]:
+        """Send a control command by name (DevDB's table, or ``commands``) or ordinal; a basic-control
+        command is read back from STATUS (pacsys_rx.control, which also takes another backend's DevDB)."""
+        from pacsys_rx.control import DEFAULT_VERIFY, control
+
+        return control(self, drf, command, commands=commands, verify=verify or DEFAULT_VERIFY,
+                       timeout=timeout)
+
     def write_many(self, settings: Iterable[tuple[str, Value]],
                    timeout: float | None = None) -> Observable[WriteResult]:
         """One acknowledgement per setting, then completion. Credentials are checked on subscribe."""
