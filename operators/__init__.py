@@ -27,6 +27,7 @@ from ._merge_backends import merge_backends
 from ._only_ok import only_ok
 from ._retry_with_backoff import retry_with_backoff
 from ._sample_latest import sample_latest
+from ._scale import scale
 from ._stale import stale
 from ._throttle import throttle
 from ._values import values
@@ -68,6 +69,7 @@ __all__ = [
     "only_ok",
     "retry_with_backoff",
     "sample_latest",
+    "scale",
     "stale",
     "throttle",
     "values",

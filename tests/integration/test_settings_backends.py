@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import reactivex
 from broker import BROKER
 from kdc import KerberosRealm
 from polling import wait_until
+from reactivex import operators as rxops
 
 import pacsys_rx as prx
 from pacsys_rx import operators as ops
 from pacsys_rx.backends.base import Backend
 from pacsys_rx.backends.grpc.backend import GRPCBackend
 from pacsys_rx.digital import BitChange, DigitalStatus
-from pacsys_rx.model import BasicStatus
+from pacsys_rx.model import BasicStatus, Reading
+from pacsys_rx.scaling import Scaling, Units
 from pacsys_rx.sim import Simulator
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.kerberos]
@@ -128,3 +131,29 @@ def test_status_words_decode_with_devdb_bits_and_follow_control(writer: Backend,
     change = changes[len(bits)]
     assert (change.name, change.long_name, change.active, change.previous, change.text) == (
         "ON", "OnOff", False, True, "Off")
+
+
+@pytest.mark.parametrize(("device", "raw_bytes"), [("M:OUTTMP", 2), ("Z:ACLTS3", 4)])
+def test_scaling_from_devdb_agrees_with_the_simulators_own(writer: Backend, devdb: GRPCBackend, device: str,
+                                                           raw_bytes: int) -> None:
+    """.RAW, .PRIMARY and the scaled value of one sample, converted into each other with DevDB's constants."""
+    prop = devdb.device_info(device).reading
+    assert prop is not None
+    scaling = Scaling.from_property(prop, raw_bytes=raw_bytes)
+    raw, primary, common = writer.read_many([f"{device}.RAW", f"{device}.PRIMARY", device]).pipe(
+        rxops.to_list()).run()
+    assert raw.timestamp == primary.timestamp == common.timestamp
+    one_count = abs(scaling.primary_scale) / 2 + 1e-12
+
+    def converted(reading: Reading, source: Units, target: Units) -> tuple[float, ...]:
+        value = reactivex.of(reading).pipe(ops.scale(scaling, source, target)).run().value
+        return value if isinstance(value, tuple) else (value,)  # type: ignore[return-value]
+
+    def numbers(reading: Reading) -> tuple[float, ...]:
+        return reading.value if isinstance(reading.value, tuple) else (reading.value,)  # type: ignore[return-value]
+
+    assert converted(raw, "raw", "primary") == pytest.approx(numbers(primary), abs=one_count)
+    assert converted(primary, "primary", "common") == pytest.approx(numbers(common))
+    assert converted(common, "common", "primary") == pytest.approx(numbers(primary))
+    assert converted(common, "common", "raw") == pytest.approx(scaling.raw_elements(raw.value), abs=1)  # type: ignore[arg-type]
+    assert reactivex.of(raw).pipe(ops.scale(scaling)).run().units == common.units
