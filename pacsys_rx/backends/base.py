@@ -269,6 +269,14 @@ class Backend(abc.ABC):
         return control(self, drf, command, commands=commands, verify=verify or DEFAULT_VERIFY,
                        timeout=timeout)
 
+    def write_alarm_block(self, drf: str, *, verify: Verify | None = None, timeout: float | None = None,
+                          **changes: float | int | bool) -> Observable[WriteResult]:
+        """Change some fields of an alarm block (``minimum=-5, alarm_enable=False``), keep the others, read
+        it back (pacsys_rx.alarm_settings: one setting per field on DPM, the whole block on DMQ)."""
+        from pacsys_rx.alarm_settings import DEFAULT_VERIFY, write_alarm_block
+
+        return write_alarm_block(self, drf, changes, verify=verify or DEFAULT_VERIFY, timeout=timeout)
+
     def write_many(self, settings: Iterable[tuple[str, Value]],
                    timeout: float | None = None) -> Observable[WriteResult]:
         """One acknowledgement per setting, then completion. Credentials are checked on subscribe."""

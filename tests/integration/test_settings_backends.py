@@ -21,7 +21,7 @@ from pacsys_rx import operators as ops
 from pacsys_rx.backends.base import Backend
 from pacsys_rx.backends.grpc.backend import GRPCBackend
 from pacsys_rx.digital import BitChange, DigitalStatus
-from pacsys_rx.model import BasicStatus, Reading
+from pacsys_rx.model import AnalogAlarm, BasicStatus, DigitalAlarm, Reading
 from pacsys_rx.scaling import Scaling, Units
 from pacsys_rx.sim import Simulator
 
@@ -157,3 +157,51 @@ def test_scaling_from_devdb_agrees_with_the_simulators_own(writer: Backend, devd
     assert converted(common, "common", "primary") == pytest.approx(numbers(primary))
     assert converted(common, "common", "raw") == pytest.approx(scaling.raw_elements(raw.value), abs=1)  # type: ignore[arg-type]
     assert reactivex.of(raw).pipe(ops.scale(scaling)).run().units == common.units
+
+
+@pytest.mark.parametrize("prop", ["ANALOG", "DIGITAL"])
+def test_alarm_block_write_changes_the_named_fields_and_keeps_the_others(writer: Backend, prop: str) -> None:
+    """DPM/HTTP (field by field, dpm-http.md §6.10), gRPC (field by field) and DMQ (whole block)."""
+    block_drf = f"Z:ACLTST.{prop}"
+    before = writer.read(block_drf).run().value
+    assert isinstance(before, (AnalogAlarm, DigitalAlarm))
+    first = "minimum" if prop == "ANALOG" else "nominal"
+    new_first = getattr(before, first) - 1
+    changes = {first: new_first, "tries_needed": before.tries_needed % 9 + 1,
+               "alarm_enable": not before.alarm_enable}
+    result = writer.write_alarm_block(block_drf, **changes).run()
+    assert result.ok and result.verified, result
+    assert result.drf == f"{block_drf}@N"
+    after = writer.read(block_drf).run().value
+    assert isinstance(after, type(before))
+    kept = [name for name in ("maximum", "mask", "abort_inhibit") if hasattr(before, name)]
+    assert {name: getattr(after, name) for name in changes} == changes
+    assert {name: getattr(after, name) for name in kept} == {name: getattr(before, name) for name in kept}
+    assert {name: getattr(result.readback, name) for name in changes} == changes
+
+
+def test_alarm_block_write_of_what_is_already_there_sends_nothing(writer: Backend) -> None:
+    block = writer.read("Z@ACLTST").run().value
+    assert isinstance(block, AnalogAlarm)
+    result = writer.write_alarm_block("Z@ACLTST", maximum=block.maximum).run()
+    assert result.ok and result.verified and result.message == "already set"
+
+
+def test_refused_alarm_field_ends_the_sequence_with_its_name(writer: Backend) -> None:
+    """tries_needed 0 is out of range: never verified; DPM/HTTP and gRPC refuse the field and name it (the
+    simulated DMQ server acknowledges the whole block and keeps its tries, which the read-back shows)."""
+    result = writer.write_alarm_block("Z:ACLTST.ANALOG", tries_needed=0).run()
+    assert result.verified is False
+    if writer.name == "dmq":
+        assert isinstance(result.readback, AnalogAlarm) and result.readback.tries_needed != 0
+    else:
+        assert not result.ok and result.message == "tries_needed: DIO_RANGE: value out of range"
+
+
+def test_alarm_block_write_refuses_read_only_and_foreign_fields(writer: Backend) -> None:
+    with pytest.raises(ValueError, match="writable fields are minimum, maximum"):
+        writer.write_alarm_block("Z:ACLTST.ANALOG", tries_now=3)
+    with pytest.raises(ValueError, match="got nominal"):
+        writer.write_alarm_block("Z@ACLTST", nominal=1)
+    with pytest.raises(ValueError, match="names no alarm block"):
+        writer.write_alarm_block("Z:ACLTST", minimum=1)
