@@ -25,6 +25,7 @@ from ._latest import latest
 from ._limits import limits
 from ._merge_backends import merge_backends
 from ._only_ok import only_ok
+from ._record import Recorder, record
 from ._retry_with_backoff import retry_with_backoff
 from ._sample_latest import sample_latest
 from ._scale import scale
@@ -41,6 +42,7 @@ __all__ = [
     "BoundedBuffer",
     "BufferOverflow",
     "DescribedAlarm",
+    "Recorder",
     "Recovered",
     "Severity",
     "Stale",
@@ -67,6 +69,7 @@ __all__ = [
     "limits",
     "merge_backends",
     "only_ok",
+    "record",
     "retry_with_backoff",
     "sample_latest",
     "scale",
