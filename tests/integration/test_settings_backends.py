@@ -205,3 +205,16 @@ def test_alarm_block_write_refuses_read_only_and_foreign_fields(writer: Backend)
         writer.write_alarm_block("Z@ACLTST", nominal=1)
     with pytest.raises(ValueError, match="names no alarm block"):
         writer.write_alarm_block("Z:ACLTST", minimum=1)
+
+
+def test_verified_write_reads_the_setting_back(writer: Backend) -> None:
+    """write(..., verify=Verify(...)) on DPM/HTTP (Kerberos), gRPC (JWT) and DMQ (Kerberos)."""
+    value = {"dpm": 7.25, "grpc": 7.5, "dmq": 7.75}[writer.name]
+    result = writer.write("Z:ACLTS1", value, verify=prx.Verify(tolerance=0.001)).run()
+    assert result.ok and result.verified and result.readback == pytest.approx(value), result
+    again = writer.write("Z:ACLTS1", value, verify=prx.Verify(check_first=True)).run()
+    assert again.verified and again.message == "already set"
+    elsewhere = writer.write("Z:ACLTS1", value + 1, verify=prx.Verify(readback="Z:ACLTS2", attempts=2)).run()
+    assert elsewhere.ok and elsewhere.verified is False and elsewhere.readback is not None
+    refused = writer.write("Z:ACLTS2", 1e6, verify=prx.Verify()).run()
+    assert not refused.ok and refused.verified is False
