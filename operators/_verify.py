@@ -30,6 +30,14 @@ def values_match(actual: Any, expected: Expected, tolerance: float) -> bool:
     return bool(actual == expected)
 
 
+def check_verify_options(tolerance: float, initial_delay: float, attempts: int, timeout: float) -> None:
+    """ValueError naming the option when a read-back check's options cannot work."""
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, got {attempts}")
+    if tolerance < 0 or initial_delay < 0 or timeout <= 0:
+        raise ValueError("tolerance and initial_delay must not be negative, timeout must be positive")
+
+
 def verify(readback: Observable[Reading], expected: Expected, *, tolerance: float = 0.0,
            initial_delay: float = 0.0, attempts: int = 3, timeout: float = 5.0,
            scheduler: abc.SchedulerBase | None = None,
@@ -48,10 +56,7 @@ def verify(readback: Observable[Reading], expected: Expected, *, tolerance: floa
         expected 5, attempts 3
         output:    ---------------ok(verified, 5)|
     """
-    if attempts < 1:
-        raise ValueError(f"attempts must be at least 1, got {attempts}")
-    if tolerance < 0 or initial_delay < 0 or timeout <= 0:
-        raise ValueError("tolerance and initial_delay must not be negative, timeout must be positive")
+    check_verify_options(tolerance, initial_delay, attempts, timeout)
 
     def matches(reading: Reading | None) -> bool:
         return reading is not None and values_match(reading.value, expected, tolerance)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 import reactivex
 from reactivex import Observable
 
-from pacsys_rx.digital import CommandDefinition, command_name, command_ordinal, expected_status
+from pacsys_rx.digital import CommandDefinition, check_command, command_name, command_ordinal, expected_status
 from pacsys_rx.drf import parse_request
 from pacsys_rx.model import WriteResult
 from pacsys_rx.verify import Verify
@@ -40,6 +40,7 @@ def control(backend: Backend, drf: str, command: str | int, *,
     device's STATUS with ``verify`` (``verified``, ``readback`` = the BasicStatus); other commands, or
     ``verify=None``, give the plain acknowledgement.
     """
+    check_command(command)
     device = parse_request(drf).device
     source = devdb if devdb is not None else backend if hasattr(backend, "device_info") else None
     if commands is None and source is None and isinstance(command, str):

@@ -122,12 +122,17 @@ BASIC_CONTROL = tuple(BASIC_CONTROL_EFFECTS)
 """The ordinals of the basic-control enum (0 RESET, 1 ON, ...): the table of a device without its own."""
 
 
+def check_command(command: object) -> None:
+    """TypeError unless ``command`` is a name (str) or an ordinal (int)."""
+    if isinstance(command, bool) or not isinstance(command, (str, int)):
+        raise TypeError(f"a control command is a name or an ordinal, got {command!r}")
+
+
 def command_ordinal(command: str | int, commands: Sequence[str | CommandDefinition]) -> int:
     """The position of ``command`` (short or long name, case-insensitive) in a control table; an int is
     the ordinal itself (checked against the table unless it is empty). ValueError names the table's
     commands when it has no such command."""
-    if isinstance(command, bool) or not isinstance(command, (str, int)):
-        raise TypeError(f"a control command is a name or an ordinal, got {command!r}")
+    check_command(command)
     if isinstance(command, int):
         if commands and not 0 <= command < len(commands):
             raise ValueError(f"control ordinal {command} outside the table of {len(commands)} commands")

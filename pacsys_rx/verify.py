@@ -51,6 +51,11 @@ class Verify:
     readback: str | None = None
     check_first: bool = False
 
+    def __post_init__(self) -> None:
+        from pacsys_rx.operators._verify import check_verify_options
+
+        check_verify_options(self.tolerance, self.initial_delay, self.attempts, self.timeout)
+
     def readback_stream_drf(self, drf: str) -> str:
         request = parse_request(self.readback or readback_drf(drf))
         return request.to_canonical() if request.has_event else request.with_event(READBACK_EVENT)

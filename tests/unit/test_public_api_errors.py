@@ -114,6 +114,11 @@ CALLS: list[tuple[str, Callable[[Backend], object], str]] = [
     ("write_many bare DRF", lambda b: b.write_many(["Z:ACLTST"]), "setting"),
     ("write_many triple", lambda b: b.write_many([("Z:ACLTST", 1.0, 2.0)]), "setting"),
     ("write_many int", lambda b: b.write_many([1]), "setting"),
+    ("control name without a table", lambda b: b.control("Z:ACLTST", "ON"), "commands="),
+    ("control bool", lambda b: b.control("Z:ACLTST", True, commands=["ON"]), "command"),
+    ("write_alarm_block read-only", lambda b: b.write_alarm_block("Z@ACLTST", tries_now=1), "tries_now"),
+    ("write_alarm_block no field", lambda b: b.write_alarm_block("Z@ACLTST"), "writable fields"),
+    ("write_alarm_block not a block", lambda b: b.write_alarm_block("Z:ACLTST", minimum=1), "alarm block"),
 ]
 
 
@@ -173,6 +178,9 @@ MODEL_AND_DRF: list[tuple[str, Callable[[], object], str]] = [
     ("ensure_immediate list", lambda: ensure_immediate(["M:OUTTMP"]), "DRF"),
     ("parse_time_freq int", lambda: parse_time_freq(1), "token"),
     ("parse_time_freq bad", lambda: parse_time_freq("5X"), "5X"),
+    ("Verify attempts zero", lambda: prx.Verify(attempts=0), "attempts"),
+    ("Verify tolerance negative", lambda: prx.Verify(tolerance=-0.1), "tolerance"),
+    ("Verify timeout zero", lambda: prx.Verify(timeout=0), "timeout"),
 ]
 
 
@@ -197,6 +205,8 @@ OPERATORS: list[tuple[str, Callable[[], object], str]] = [
     ("throttle negative", lambda: ops.throttle(-1), "interval"),
     ("throttle zero", lambda: ops.throttle(0), "interval"),
     ("throttle str", lambda: ops.throttle("1s"), "interval"),
+    ("record flush_interval zero", lambda: ops.record("out.jsonl", flush_interval=0), "flush_interval"),
+    ("record unknown suffix", lambda: ops.record("out.txt"), "format"),
 ]
 
 
