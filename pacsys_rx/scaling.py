@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pacsys_rx.errors import NotSupported
+from pacsys_rx.protocols.raw_formats import FLOAT_FORMATS, FORMAT_SIZES, unpack_raw
 
 if TYPE_CHECKING:
     from pacsys_rx.backends.grpc.backend import PropertyInfo
@@ -18,8 +18,7 @@ Units = Literal["raw", "primary", "common"]
 LINEAR_TRANSFORM = 0
 """The transform index of the linear pair: ``primary = raw * C1 + C2``, ``common = primary * C3 + C4``."""
 
-_IEEE = {4: struct.Struct("<f"), 8: struct.Struct("<d")}
-_SIZES = {"int": (1, 2, 4, 8), "ieee": (4, 8)}
+RawFormat = Literal["int", "ieee", "dec_f"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,8 @@ class Scaling:
 
     ``primary = raw * primary_scale + primary_offset``; ``common = primary * common_scale +
     common_offset``. A raw element is ``raw_bytes`` bytes, little-endian: a signed integer
-    (``raw_format="int"``) or an IEEE float (``"ieee"``); DevDB does not say which, so it is given.
+    (``raw_format="int"``), an IEEE float (``"ieee"``) or a DEC F_float (``"dec_f"``); DevDB does not
+    say which, so it is given (see :mod:`pacsys_rx.protocols.raw_formats`).
     """
 
     primary_scale: float = 1.0
@@ -36,19 +36,19 @@ class Scaling:
     common_scale: float = 1.0
     common_offset: float = 0.0
     raw_bytes: int = 2
-    raw_format: Literal["int", "ieee"] = "int"
+    raw_format: RawFormat = "int"
     primary_units: str | None = None
     common_units: str | None = None
 
     def __post_init__(self) -> None:
-        if self.raw_bytes not in _SIZES.get(self.raw_format, ()):
+        if self.raw_format == "ramp" or self.raw_bytes not in FORMAT_SIZES.get(self.raw_format, ()):
             raise ValueError(f"a raw {self.raw_format!r} element is not {self.raw_bytes} bytes")
         if self.primary_scale == 0 or self.common_scale == 0:
             raise ValueError("scale factors must not be zero")
 
     @classmethod
     def from_property(cls, prop: PropertyInfo, raw_bytes: int = 2,
-                      raw_format: Literal["int", "ieee"] = "int") -> Scaling:
+                      raw_format: RawFormat = "int") -> Scaling:
         """The scaling of a DevDB property (``device_info(name).reading``); NotSupported for transform
         indices other than the linear pair (``p_index`` and ``c_index`` 0 with four constants)."""
         if (prop.p_index, prop.c_index) != (LINEAR_TRANSFORM, LINEAR_TRANSFORM) or len(prop.coeff) < 4:
@@ -62,10 +62,8 @@ class Scaling:
         size = self.raw_bytes
         if not data or len(data) % size:
             raise ValueError(f"{len(data)} raw bytes are not whole {size}-byte elements")
-        chunks = [data[i:i + size] for i in range(0, len(data), size)]
-        if self.raw_format == "ieee":
-            return tuple(_IEEE[size].unpack(chunk)[0] for chunk in chunks)
-        return tuple(float(int.from_bytes(chunk, "little", signed=True)) for chunk in chunks)
+        return tuple(float(unpack_raw(data[i:i + size], self.raw_format)[0])
+                     for i in range(0, len(data), size))
 
     def raw_to_primary(self, raw: float) -> float:
         return raw * self.primary_scale + self.primary_offset
@@ -73,7 +71,7 @@ class Scaling:
     def primary_to_raw(self, primary: float) -> float:
         """The raw number (the nearest integer for ``int`` elements); ValueError outside the element."""
         raw = (primary - self.primary_offset) / self.primary_scale
-        if self.raw_format == "ieee":
+        if self.raw_format in FLOAT_FORMATS:
             return raw
         raw = float(round(raw))
         half = 1 << (8 * self.raw_bytes - 1)

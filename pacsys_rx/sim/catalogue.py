@@ -16,8 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pacsys_rx.sim.generators import CatalogueError, Generator, generator_from_table
-from pacsys_rx.sim.raw_formats import (
+from pacsys_rx.protocols.raw_formats import (
     DEC_F_MAX,
     FLOAT_FORMATS,
     FORMAT_SIZES,
@@ -26,6 +25,7 @@ from pacsys_rx.sim.raw_formats import (
     pack_raw,
     unpack_raw,
 )
+from pacsys_rx.sim.generators import CatalogueError, Generator, generator_from_table
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,7 +60,7 @@ DEFAULT_CLOCK_EVENTS = {0x02: (5000.0, 0.0), 0x0C: (1000.0 / 15.0, 0.0), 0x0F: (
 class Scaling:
     """Linear transforms: ``primary = raw * primary_scale + primary_offset``,
     ``common = primary * common_scale + common_offset``; ``raw_format`` says how a raw value is laid
-    out in ``raw_bytes`` bytes (:mod:`pacsys_rx.sim.raw_formats`)."""
+    out in ``raw_bytes`` bytes (:mod:`pacsys_rx.protocols.raw_formats`)."""
 
     raw_bytes: int = 4
     primary_scale: float = 1.0

@@ -27,6 +27,7 @@ from pacsys_rx.model import (
     Value,
     ValueType,
 )
+from pacsys_rx.protocols.raw_formats import pack_raw, unpack_raw
 from pacsys_rx.sim.catalogue import (
     COMMAND_EFFECTS,
     STATUS_ATTRIBUTES,
@@ -38,7 +39,6 @@ from pacsys_rx.sim.catalogue import (
 )
 from pacsys_rx.sim.generators import FollowSetting, TimeFunction, device_key
 from pacsys_rx.sim.permissions import Identity, Permissions
-from pacsys_rx.sim.raw_formats import pack_raw, unpack_raw
 
 CYCLES_PER_MS = 15.0 / 1000.0
 """The cycle number of a sample is the count of 15 Hz ($0F) ticks since the epoch."""

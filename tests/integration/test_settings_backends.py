@@ -22,7 +22,7 @@ from pacsys_rx.backends.base import Backend
 from pacsys_rx.backends.grpc.backend import GRPCBackend
 from pacsys_rx.digital import BitChange, DigitalStatus
 from pacsys_rx.model import AnalogAlarm, BasicStatus, DigitalAlarm, Reading
-from pacsys_rx.scaling import Scaling, Units
+from pacsys_rx.scaling import RawFormat, Scaling, Units
 from pacsys_rx.sim import Simulator
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.kerberos]
@@ -133,13 +133,14 @@ def test_status_words_decode_with_devdb_bits_and_follow_control(writer: Backend,
         "ON", "OnOff", False, True, "Off")
 
 
-@pytest.mark.parametrize(("device", "raw_bytes"), [("M:OUTTMP", 2), ("Z:ACLTS3", 4)])
+@pytest.mark.parametrize(("device", "raw_bytes", "raw_format"), [
+    ("M:OUTTMP", 2, "int"), ("Z:ACLTS3", 4, "int"), ("Z:ACLTST", 4, "dec_f"), ("Z:ACLTS6", 4, "ieee")])
 def test_scaling_from_devdb_agrees_with_the_simulators_own(writer: Backend, devdb: GRPCBackend, device: str,
-                                                           raw_bytes: int) -> None:
+                                                           raw_bytes: int, raw_format: RawFormat) -> None:
     """.RAW, .PRIMARY and the scaled value of one sample, converted into each other with DevDB's constants."""
     prop = devdb.device_info(device).reading
     assert prop is not None
-    scaling = Scaling.from_property(prop, raw_bytes=raw_bytes)
+    scaling = Scaling.from_property(prop, raw_bytes=raw_bytes, raw_format=raw_format)
     raw, primary, common = writer.read_many([f"{device}.RAW", f"{device}.PRIMARY", device]).pipe(
         rxops.to_list()).run()
     assert raw.timestamp == primary.timestamp == common.timestamp

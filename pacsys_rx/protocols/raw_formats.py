@@ -1,4 +1,5 @@
-"""Raw data formats of simulated devices: how one element's raw value is laid out in bytes.
+"""Raw data formats of ACNET devices: how one element's raw value is laid out in bytes (pure
+functions shared by the simulator's devices and the client's scaling).
 
 * ``int``: a signed little-endian integer of 1, 2, 4 or 8 bytes;
 * ``ieee``: an IEEE-754 float, little-endian, single (4 bytes) or double (8 bytes);
