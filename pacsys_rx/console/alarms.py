@@ -16,7 +16,7 @@ from pacsys_rx.console.formatting import format_value, make_console
 from pacsys_rx.console.scaleout_options import add_stream_arguments, stream_broker
 from pacsys_rx.console.targets import positive_seconds
 from pacsys_rx.operators import AlarmEvent, AlarmState
-from pacsys_rx.scaleout import Command, Gap, Record, Transition, consume
+from pacsys_rx.scaleout import Command, Gap, Output, Record, Transition, consume
 
 REFRESH_S = 0.25
 
@@ -27,7 +27,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Read the stream from every shard's latest snapshot (the full current state at once), "
                     "then follow the transitions live; replicas are merged and duplicates dropped. On a "
                     "terminal: a table of the devices not OK; otherwise (or with --json) one JSON line per "
-                    "transition, gap or command.")
+                    "transition, gap, command or other pipeline output.")
     parser.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
     parser.add_argument("--all", action="store_true", help="table: show OK devices too")
     parser.add_argument("--start", default="snapshot", choices=("snapshot", "first", "last"),
@@ -38,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def record_json(record: Record) -> str:
-    """One JSON line for a transition, gap or command."""
+    """One JSON line for a transition, gap, command or other pipeline output."""
     fields: dict[str, Any]
     if isinstance(record, Transition):
         fields = {"type": "transition", "shard": str(record.shard), "replica": record.replica,
@@ -49,6 +49,9 @@ def record_json(record: Record) -> str:
     elif isinstance(record, Command):
         fields = {"type": "command", "action": record.action.name.lower(), "device": record.device,
                   "issued_at": record.issued_at.isoformat(), "origin": record.origin}
+    elif isinstance(record, Output):
+        fields = {**dict(record.fields), "type": "output", "output": record.type, "shard": str(record.shard),
+                  "replica": record.replica, "device": record.device}
     else:
         fields = {"type": type(record).__name__.lower()}
     return json.dumps(fields, default=str)

@@ -17,7 +17,8 @@ from pacsys_rx.scaleout.worker import Pipeline, read_devices_file, shard_drfs
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "worker", help="run a pipeline as shard K of N, publishing alarm state to a RabbitMQ stream",
-        description="Import FUNCTION from MODULE (a pipeline: ShardInput -> Observable[AlarmEvent]), "
+        description="Import FUNCTION from MODULE (a pipeline: ShardInput -> Observable of alarm events and "
+                    "other outputs), "
                     "take the devices of --devices whose CRC-32 shard is K of N, restore the shard's alarm "
                     "state from the stream, acquire the devices and publish transitions and periodic "
                     "snapshots until SIGTERM or Ctrl-C. Logs the shard, device count and rates on stderr.")
@@ -29,6 +30,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="seconds between snapshots of the shard's alarm state (default 5)")
     parser.add_argument("--retention", type=positive_seconds, metavar="SECONDS",
                         help="maximum age of the stream's messages when this worker creates it")
+    parser.add_argument("--recent-readings", type=_count, default=4, metavar="N",
+                        help="last readings per device published after each snapshot and replayed into the "
+                             "pipeline after a restart, so tries counters resume (default 4; 0: none)")
     parser.add_argument("--log-interval", type=positive_seconds, default=10.0, metavar="SECONDS",
                         help="seconds between rate log lines (default 10)")
     add_stream_arguments(parser)
@@ -41,6 +45,16 @@ def _shard(text: str) -> object:
         return parse_shard(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {count}")
+    return count
 
 
 def load_pipeline(spec: str) -> Pipeline:
@@ -58,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.function)
     drfs = shard_drfs(read_devices_file(args.devices), args.shard)
     options = WorkerOptions(args.stream, args.shard, args.replica, args.snapshot_interval,
-                            log_interval_s=args.log_interval, retention_s=args.retention)
+                            log_interval_s=args.log_interval, retention_s=args.retention,
+                            recent_readings=args.recent_readings)
     with open_backend(args) as backend:
         worker = Worker(pipeline, backend, drfs, options, stream_broker(args))
 

@@ -5,7 +5,21 @@ commands on one stream; consumers merge the replicas and drop duplicates. See do
 """
 
 from .broker import DEFAULT_STREAM_URL, StreamBroker, create_stream, delete_stream
-from .codec import Action, Command, Gap, Marker, Record, SnapshotPart, Transition, decode, encode
+from .codec import (
+    Action,
+    Command,
+    Gap,
+    Marker,
+    Output,
+    RecentReadings,
+    RecentValue,
+    Record,
+    SnapshotPart,
+    Transition,
+    decode,
+    encode,
+    output_of,
+)
 from .commands import send_command
 from .sharding import Shard, canonical_device, parse_shard, shard_of
 from .state import MergedState, ShardState
@@ -19,6 +33,9 @@ __all__ = [
     "Gap",
     "Marker",
     "MergedState",
+    "Output",
+    "RecentReadings",
+    "RecentValue",
     "Record",
     "Shard",
     "ShardInput",
@@ -34,6 +51,7 @@ __all__ = [
     "decode",
     "delete_stream",
     "encode",
+    "output_of",
     "parse_shard",
     "publish",
     "send_command",

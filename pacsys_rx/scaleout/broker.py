@@ -135,6 +135,17 @@ def delete_stream(broker: StreamBroker, stream: str) -> None:
     _run_once(broker, delete())
 
 
+def publisher_sequence(broker: StreamBroker, stream: str, producer: str) -> int:
+    """The last publishing id the broker stored for ``producer`` on ``stream`` (0 when none)."""
+
+    async def query() -> int:
+        async with _producer(broker) as client:
+            connection = await client.default_client
+            return int(await connection.query_publisher_sequence(stream=stream, reference=producer))
+
+    return _run_once(broker, query())
+
+
 def _run_once(broker: StreamBroker, coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(_guarded(coroutine, broker))

@@ -3,11 +3,13 @@
 Every message starts with a version byte (``VERSION``) and a kind byte; then the fields of the
 record in a fixed order. Integers are big-endian; a string is a 16-bit length and UTF-8; a time is
 a signed 64-bit count of microseconds since the Unix epoch (UTC). A value is a tag byte and its data:
-none, float64, int64, text, bool, or anything else as JSON text.
+none, float64, int64, text, bool, time, duration (signed 64-bit microseconds), or anything else as
+JSON text (``str`` of what JSON cannot hold).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import struct
@@ -16,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Union
 
 from pacsys_rx.errors import ProtocolError
+from pacsys_rx.model import ValueType
 from pacsys_rx.operators import AlarmEvent, AlarmState, Severity
 
 from .sharding import Shard
@@ -26,6 +29,8 @@ _MICROSECOND = timedelta(microseconds=1)
 _STATES = tuple(AlarmState)
 _SEVERITIES = tuple(Severity)
 _INT64 = range(-(1 << 63), 1 << 63)
+_VALUE_TYPES = tuple(ValueType)
+_NO_VALUE_TYPE = 0xFF
 
 
 class Kind(enum.IntEnum):
@@ -36,6 +41,8 @@ class Kind(enum.IntEnum):
     COMMAND = 3
     GAP = 4
     MARKER = 5
+    RECENT = 6
+    OUTPUT = 7
 
 
 class Action(enum.IntEnum):
@@ -96,7 +103,50 @@ class Marker:
     token: str
 
 
-Record = Union[Transition, SnapshotPart, Command, Gap, Marker]
+@dataclass(frozen=True, slots=True)
+class RecentValue:
+    """One reading kept for a restart: its time, value (None for an error reading), value type and status."""
+
+    timestamp: datetime
+    value: Any
+    value_type: ValueType | None
+    facility: int
+    error: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecentReadings:
+    """The last readings of some devices of ``shard`` at ``taken_at``, oldest first, published right after
+    a snapshot; a restarting worker replays them into its pipeline (tries counters, hysteresis)."""
+
+    shard: Shard
+    replica: str
+    taken_at: datetime
+    devices: tuple[tuple[str, tuple[RecentValue, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A pipeline output other than an alarm event: the name of its type, its device and its fields."""
+
+    shard: Shard
+    replica: str
+    type: str
+    device: str
+    fields: tuple[tuple[str, Any], ...]
+
+
+Record = Union[Transition, SnapshotPart, Command, Gap, Marker, RecentReadings, Output]
+
+
+def output_of(shard: Shard, replica: str, item: object) -> Output:
+    """The ``Output`` record of a pipeline output: a dataclass instance with a text ``device`` field."""
+    device = getattr(item, "device", None)
+    if not dataclasses.is_dataclass(item) or isinstance(item, type) or not isinstance(device, str):
+        raise TypeError(f"a pipeline output is an AlarmEvent or a dataclass with a device field, "
+                        f"got {type(item).__name__}")
+    fields = tuple((f.name, getattr(item, f.name)) for f in dataclasses.fields(item) if f.name != "device")
+    return Output(shard, replica, type(item).__name__, device, fields)
 
 
 def encode(record: Record) -> bytes:
@@ -124,10 +174,29 @@ def encode(record: Record) -> bytes:
         _shard(out, record.shard, record.replica)
         _time(out, record.start)
         _time(out, record.end)
-    else:
+    elif isinstance(record, Marker):
         _header(out, Kind.MARKER)
         _shard(out, record.shard, record.replica)
         _text(out, record.token)
+    elif isinstance(record, RecentReadings):
+        _header(out, Kind.RECENT)
+        _shard(out, record.shard, record.replica)
+        _time(out, record.taken_at)
+        out += struct.pack(">I", len(record.devices))
+        for device, recent in record.devices:
+            _text(out, device)
+            out += struct.pack(">H", len(recent))
+            for value in recent:
+                _recent_value(out, value)
+    else:
+        _header(out, Kind.OUTPUT)
+        _shard(out, record.shard, record.replica)
+        _text(out, record.type)
+        _text(out, record.device)
+        out += struct.pack(">H", len(record.fields))
+        for name, value in record.fields:
+            _text(out, name)
+            _value(out, value)
     return bytes(out)
 
 
@@ -166,9 +235,21 @@ def decode(data: bytes) -> Record:
     elif kind is Kind.GAP:
         shard, replica = reader.shard()
         record = Gap(shard, replica, reader.time(), reader.time())
-    else:
+    elif kind is Kind.MARKER:
         shard, replica = reader.shard()
         record = Marker(shard, replica, reader.text())
+    elif kind is Kind.RECENT:
+        shard, replica = reader.shard()
+        taken_at = reader.time()
+        (count,) = reader.unpack(">I")
+        devices = tuple((reader.text(), reader.recent_values()) for _ in range(count))
+        record = RecentReadings(shard, replica, taken_at, devices)
+    else:
+        shard, replica = reader.shard()
+        type_name, device = reader.text(), reader.text()
+        (count,) = reader.unpack(">H")
+        record = Output(shard, replica, type_name, device,
+                        tuple((reader.text(), reader.value()) for _ in range(count)))
     if reader.offset != len(data):
         raise ProtocolError("trailing bytes after the message", offset=reader.offset)
     return record
@@ -207,6 +288,13 @@ def _event(out: bytearray, event: AlarmEvent) -> None:
     _text(out, event.reason)
 
 
+def _recent_value(out: bytearray, value: RecentValue) -> None:
+    _time(out, value.timestamp)
+    _value(out, value.value)
+    out.append(_NO_VALUE_TYPE if value.value_type is None else _VALUE_TYPES.index(value.value_type))
+    out += struct.pack(">Bb", value.facility, value.error)
+
+
 def _value(out: bytearray, value: Any) -> None:
     if value is None:
         out.append(0)
@@ -221,6 +309,12 @@ def _value(out: bytearray, value: Any) -> None:
     elif isinstance(value, str):
         out.append(3)
         _text(out, value)
+    elif isinstance(value, datetime):
+        out.append(7)
+        _time(out, value)
+    elif isinstance(value, timedelta):
+        out.append(8)
+        out += struct.pack(">q", value // _MICROSECOND)
     else:
         out.append(6)
         _text(out, json.dumps(value, default=str))
@@ -251,7 +345,9 @@ class _Reader:
             raise ProtocolError(f"unknown {options.__name__} {code}", offset=self.offset - 1) from None
 
     def indexed(self, options: tuple[Any, ...], what: str) -> Any:
-        code = self.byte()
+        return self.indexed_at(options, self.byte(), what)
+
+    def indexed_at(self, options: tuple[Any, ...], code: int, what: str) -> Any:
         if code >= len(options):
             raise ProtocolError(f"unknown {what} {code}", offset=self.offset - 1)
         return options[code]
@@ -293,6 +389,10 @@ class _Reader:
             return self.unpack(">q")[0]
         if tag == 3:
             return self.text()
+        if tag == 7:
+            return self.time()
+        if tag == 8:
+            return self.unpack(">q")[0] * _MICROSECOND
         if tag == 6:
             start = self.offset
             try:
@@ -300,6 +400,17 @@ class _Reader:
             except ValueError:
                 raise ProtocolError("value is not JSON", offset=start) from None
         raise ProtocolError(f"unknown value tag {tag}", offset=self.offset - 1)
+
+    def recent_values(self) -> tuple[RecentValue, ...]:
+        (count,) = self.unpack(">H")
+        values = []
+        for _ in range(count):
+            timestamp, value = self.time(), self.value()
+            code = self.byte()
+            value_type = None if code == _NO_VALUE_TYPE else self.indexed_at(_VALUE_TYPES, code, "value type")
+            facility, error = self.unpack(">Bb")
+            values.append(RecentValue(timestamp, value, value_type, facility, error))
+        return tuple(values)
 
     def event(self) -> AlarmEvent:
         device = self.text()

@@ -9,10 +9,22 @@ from datetime import datetime
 
 from pacsys_rx.operators import AlarmEvent, AlarmState, Severity
 
-from .codec import Action, Command, Gap, Marker, Record, SnapshotPart, Transition
+from .codec import (
+    Action,
+    Command,
+    Gap,
+    Output,
+    RecentReadings,
+    RecentValue,
+    Record,
+    SnapshotPart,
+    Transition,
+)
 from .sharding import Shard
 
 DISABLED = AlarmState.DISABLED
+OUTPUTS_REMEMBERED = 100_000
+"""How many recent outputs a consumer remembers to drop the second replica's copy."""
 
 
 @dataclass
@@ -31,6 +43,8 @@ class ShardState:
     """Time of the newest record of this shard (any replica) seen while restoring."""
     unapplied: list[Command] = field(default_factory=list)
     """Commands read while restoring that no live worker of the shard answered (issued in an outage)."""
+    recent: dict[str, tuple[RecentValue, ...]] = field(default_factory=dict)
+    """Each device's last readings from the newest ``RecentReadings`` read while restoring."""
     _hidden: dict[str, AlarmEvent] = field(default_factory=dict)
 
     def accept(self, event: AlarmEvent) -> AlarmEvent | None:
@@ -55,6 +69,9 @@ class ShardState:
             self._restore_events(record.events)
         elif isinstance(record, Transition):
             self._restore_events([record.event])
+        elif isinstance(record, RecentReadings):
+            self.recent.update((device, values) for device, values in record.devices
+                               if self.shard.owns(device))
         if record.shard != self.shard:
             return
         self.unapplied.clear()
@@ -105,10 +122,10 @@ class ShardState:
                 for i, chunk in enumerate(chunks)]
 
 
-def _record_time(record: Transition | SnapshotPart | Gap | Marker) -> datetime | None:
+def _record_time(record: Record) -> datetime | None:
     if isinstance(record, Transition):
         return record.event.since
-    if isinstance(record, SnapshotPart):
+    if isinstance(record, (SnapshotPart, RecentReadings)):
         return record.taken_at
     if isinstance(record, Gap):
         return record.end
@@ -120,11 +137,14 @@ class MergedState:
     """A consumer's table of every device, fed by all replicas of all shards; duplicates dropped.
 
     A device's event is applied when it is not older than the current one (by ``since``) and
-    changes its state or severity; so the copy published by the second replica is dropped.
+    changes its state or severity; so the copy published by the second replica is dropped. Other
+    outputs pass once: an output equal (type, device, fields) to one of the last ``OUTPUTS_REMEMBERED``
+    is dropped. ``RecentReadings`` are for workers and contribute nothing.
     """
 
     states: dict[str, AlarmEvent] = field(default_factory=dict)
     _gaps: set[tuple[Shard, datetime]] = field(default_factory=set)
+    _outputs: dict[tuple[str, str, str], None] = field(default_factory=dict)
 
     def accept(self, record: Record) -> Iterator[Record]:
         """The records (new information only) that ``record`` contributes."""
@@ -136,9 +156,15 @@ class MergedState:
                 if self._apply(event):
                     yield Transition(record.shard, record.replica, event)
         elif isinstance(record, Gap):
-            key = (record.shard, record.start)
-            if key not in self._gaps:
-                self._gaps.add(key)
+            if (record.shard, record.start) not in self._gaps:
+                self._gaps.add((record.shard, record.start))
+                yield record
+        elif isinstance(record, Output):
+            output = (record.type, record.device, repr(record.fields))
+            if output not in self._outputs:
+                self._outputs[output] = None
+                if len(self._outputs) > OUTPUTS_REMEMBERED:
+                    del self._outputs[next(iter(self._outputs))]
                 yield record
         elif isinstance(record, Command):
             yield record

@@ -12,7 +12,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from .broker import DEFAULT_STREAM_URL, Start, StreamBroker, StreamPublisher, StreamSubscriber
-from .codec import Record, decode, encode
+from .codec import Kind, Record, decode, encode, peek_kind
 from .sharding import Shard
 from .state import MergedState
 
@@ -86,7 +86,9 @@ def consume(stream: str, start: Literal["snapshot", "first", "last"] | int | dat
     current state), ``"first"``, ``"last"`` (only new messages), an offset, or a time. With ``name``
     the consumer stores its offset under that name every second and on dispose, and a later consumer
     with the same name resumes after it (``start`` is then used only the first time).
-    Snapshot parts come out as one ``Transition`` per device whose state they change.
+    Snapshot parts come out as one ``Transition`` per device whose state they change; other pipeline
+    outputs as ``Output`` records (the second replica's equal copy dropped); the readings workers keep
+    for a restart (``RecentReadings``) are skipped.
     """
     target = default_broker(broker)
 
@@ -99,8 +101,9 @@ def consume(stream: str, start: Literal["snapshot", "first", "last"] | int | dat
 
         def deliver(offset: int, data: bytes) -> None:
             with lock:
-                for record in merged.accept(decode(data)):
-                    observer.on_next(record)
+                if peek_kind(data) is not Kind.RECENT:  # the workers' replay data: not decoded here
+                    for record in merged.accept(decode(data)):
+                        observer.on_next(record)
                 last_offset[:] = [offset]
                 if name is not None and time.monotonic() - stored_at[0] > STORE_EVERY_S:
                     stored_at[0] = time.monotonic()

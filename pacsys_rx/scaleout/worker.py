@@ -1,8 +1,11 @@
 """One worker: shard K of N of a user pipeline, its alarm state restored from and published to a stream.
 
 Start-up order: publish a marker, read the stream from the shard's latest snapshot up to that marker
-(restoring the state table and the commands nobody answered), report an outage as a ``Gap`` (and as
-gap readings, so every device of the shard shows DISCONNECTED), and only then acquire the devices.
+(restoring the state table, each device's last readings and the commands nobody answered), report an
+outage as a ``Gap`` (and as gap readings, so every device of the shard shows DISCONNECTED), and only
+then acquire the devices. The pipeline's readings start with the restored last readings (a replay that
+rebuilds counters such as ``limits``' tries; ``restore`` holds back what the replay produces), then
+the gap readings, then live data.
 """
 
 from __future__ import annotations
@@ -11,19 +14,21 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import reactivex
-from reactivex import Observable
+from reactivex import Observable, abc
 from reactivex import operators as ops
 from reactivex.subject import Subject
 
 from pacsys_rx.backends.base import Backend
 from pacsys_rx.drf import parse_request
 from pacsys_rx.errors import BackendUnavailable
-from pacsys_rx.model import GapReading, Reading
+from pacsys_rx.model import AcnetStatus, GapReading, Reading
 from pacsys_rx.model.reading import utc_now
 from pacsys_rx.operators import AlarmEvent
 
@@ -34,11 +39,14 @@ from .codec import (
     Gap,
     Kind,
     Marker,
+    RecentReadings,
+    RecentValue,
     Record,
     SnapshotPart,
     Transition,
     decode,
     encode,
+    output_of,
     peek_kind,
 )
 from .sharding import Shard
@@ -52,10 +60,12 @@ log = logging.getLogger("pacsys_rx.worker")
 class ShardInput:
     """What a worker's pipeline function receives.
 
-    ``readings``: the shard's devices (acquired when subscribed, after the state was restored);
+    ``readings``: the shard's devices (acquired when subscribed, after the state was restored),
+    starting with each device's last readings restored from the latest snapshot (a replay);
     ``acknowledgements``: operator acknowledgements for ``latch`` (a device, or None for all);
-    ``restore``: an operator that puts the restored alarm state ahead of the alarm events, placed
-    just before ``latch`` so latched and acknowledged alarms stay so after a restart.
+    ``restore``: an operator, placed just before ``latch``, that drops the events the replay causes
+    and then puts the restored alarm state ahead of the live events, so latched and acknowledged
+    alarms stay so after a restart while the operators before it resume from the replayed readings.
     """
 
     shard: Shard
@@ -65,7 +75,9 @@ class ShardInput:
     restore: Callable[[Observable[AlarmEvent]], Observable[AlarmEvent]]
 
 
-Pipeline = Callable[[ShardInput], Observable[AlarmEvent]]
+Pipeline = Callable[[ShardInput], Observable[Any]]
+"""Alarm events go through the shard's state table; any other output (a dataclass with a ``device``
+field, e.g. ``WindowStats``) is published as an ``Output`` record."""
 
 
 @dataclass
@@ -77,6 +89,8 @@ class WorkerOptions:
     restore_timeout_s: float = 60.0
     log_interval_s: float = 10.0
     retention_s: float | None = None
+    recent_readings: int = 4
+    """Readings per device kept, published after each snapshot and replayed after a restart."""
 
     @property
     def producer(self) -> str:
@@ -114,6 +128,9 @@ class Worker:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _stopped: threading.Event = field(default_factory=threading.Event)
     _failure: list[BaseException] = field(default_factory=list)
+    _recent: dict[str, deque[Reading]] = field(default_factory=dict)
+    _replaying_on: int | None = None
+    """The thread replaying restored readings into the pipeline (what it causes there is not published)."""
 
     def run(self) -> None:
         """Restore, acquire, publish; returns after ``stop`` (raises the pipeline's error, if any)."""
@@ -127,6 +144,7 @@ class Worker:
         self._restoring = True
         self._caught_up = threading.Event()
         self._token = uuid.uuid4().hex
+        self._replaying_on = None
         try:
             self._restore()
             self._run_pipeline()
@@ -196,14 +214,54 @@ class Worker:
         self.transitions += 1
         self._publish(Transition(self.options.shard, self.options.replica, event))
 
-    def _on_event(self, event: AlarmEvent) -> None:
+    def _on_output(self, item: object) -> None:
         with self._lock:
-            changed = self.state.accept(event)
-            if changed is not None:
-                self._publish_transition(changed)
+            if self._replaying():
+                return
+            if isinstance(item, AlarmEvent):
+                changed = self.state.accept(item)
+                if changed is not None:
+                    self._publish_transition(changed)
+            else:
+                self._publish(output_of(self.options.shard, self.options.replica, item))
 
-    def _count(self, reading: Reading) -> None:
+    def _replaying(self) -> bool:
+        return self._replaying_on == threading.get_ident()
+
+    def _observe(self, reading: Reading) -> None:
+        """Count ``reading`` and keep it among its device's last readings (a gap empties them)."""
         self.readings += 1
+        kept = self._recent.get(reading.device)
+        if kept is None:
+            kept = self._recent[reading.device] = deque(maxlen=self.options.recent_readings)
+        if reading.is_gap:
+            kept.clear()
+        else:
+            kept.append(reading)
+
+    def _replayed_readings(self) -> list[Reading]:
+        """The restored last readings of the shard's devices, as readings of their DRFs."""
+        replay = []
+        for drf in self.drfs:
+            device = parse_request(drf).device
+            for kept in self.state.recent.get(device, ()):
+                replay.append(Reading(drf, device, kept.value, kept.value_type, None, kept.timestamp,
+                                      status=AcnetStatus(kept.facility, kept.error), backend="scaleout"))
+        return replay
+
+    def _publish_snapshot(self) -> None:
+        """The state table's parts, then every device's last readings (at most 1000 devices a message)."""
+        options, now = self.options, utc_now()
+        for part in self.state.snapshot(now):
+            self._publish(part)
+        if options.recent_readings <= 0:
+            return
+        kept = [(device, tuple(readings)) for device, readings in sorted(list(self._recent.items()))]
+        for start in range(0, len(kept), 1000):
+            devices = tuple((device, tuple(RecentValue(r.timestamp, r.value, r.value_type, r.status.facility,
+                                                       r.status.error) for r in readings))
+                            for device, readings in kept[start:start + 1000] if readings)
+            self._publish(RecentReadings(options.shard, options.replica, now, devices))
 
     def _outage_readings(self) -> list[Reading]:
         """Gap readings for every device when the shard was silent too long before this start."""
@@ -220,15 +278,48 @@ class Worker:
     def _run_pipeline(self) -> None:
         options = self.options
         restored = [self.state.states[device] for device in sorted(self.state.states)]
+        replay = self._replayed_readings()
+        replay_ended: list[Callable[[], None]] = []
+
+        def replay_readings() -> Observable[Reading]:
+            self._replaying_on = threading.get_ident()
+            return reactivex.from_iterable(replay)
+
+        def end_replay() -> None:
+            self._replaying_on = None
+            while replay_ended:
+                replay_ended.pop(0)()
 
         def restore(source: Observable[AlarmEvent]) -> Observable[AlarmEvent]:
-            return reactivex.concat(reactivex.from_iterable(restored), source)
+            def subscribe(observer: abc.ObserverBase[AlarmEvent],
+                          scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+                released = [False]
 
-        readings = reactivex.concat(reactivex.from_iterable(self._outage_readings()),
-                                    self.backend.stream(self.drfs)).pipe(ops.do_action(self._count))
+                def release() -> None:
+                    if not released[0]:
+                        released[0] = True
+                        for event in restored:
+                            observer.on_next(event)
+
+                def on_next(event: AlarmEvent) -> None:
+                    if not self._replaying():
+                        release()
+                        observer.on_next(event)
+
+                replay_ended.append(release)
+                return source.subscribe(on_next, observer.on_error, observer.on_completed,
+                                        scheduler=scheduler)
+
+            return Observable(subscribe)
+
+        readings = reactivex.concat(
+            reactivex.defer(lambda _: replay_readings()).pipe(ops.do_action(on_completed=end_replay)),
+            reactivex.from_iterable(self._outage_readings()),
+            self.backend.stream(self.drfs)).pipe(ops.do_action(self._observe))
         events = self.pipeline(ShardInput(options.shard, self.drfs, readings, self.acks, restore))
-        log.info("shard %s replica %s: acquiring %d devices", options.shard, options.replica, len(self.drfs))
-        subscription = events.subscribe(self._on_event, self._fail, self._stopped.set)
+        log.info("shard %s replica %s: acquiring %d devices (%d restored readings replayed)", options.shard,
+                 options.replica, len(self.drfs), len(replay))
+        subscription = events.subscribe(self._on_output, self._fail, self._stopped.set)
         with self._lock:
             for command in self.state.unapplied:
                 self._apply(command)
@@ -237,8 +328,7 @@ class Worker:
         finally:
             subscription.dispose()
             with self._lock:
-                for part in self.state.snapshot(utc_now()):
-                    self._publish(part)
+                self._publish_snapshot()
 
     def _publish_periodically(self) -> None:
         options = self.options
@@ -250,8 +340,7 @@ class Worker:
             if now >= next_snapshot:
                 next_snapshot = now + options.snapshot_interval_s
                 with self._lock:
-                    for part in self.state.snapshot(utc_now()):
-                        self._publish(part)
+                    self._publish_snapshot()
             if now >= next_log:
                 next_log = now + options.log_interval_s
                 since, readings, transitions = counted

@@ -6,7 +6,19 @@ from datetime import datetime, timedelta, timezone
 
 from pacsys_rx.operators import AlarmEvent, AlarmState, Severity
 
-from pacsys_rx.scaleout import Action, Command, Gap, MergedState, Shard, ShardState, SnapshotPart, Transition
+from pacsys_rx.scaleout import (
+    Action,
+    Command,
+    Gap,
+    MergedState,
+    Output,
+    RecentReadings,
+    RecentValue,
+    Shard,
+    ShardState,
+    SnapshotPart,
+    Transition,
+)
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 WHOLE = Shard(0, 1)
@@ -90,3 +102,22 @@ def test_merged_state_takes_snapshots_and_reports_a_gap_once():
     gap = Gap(WHOLE, "a", T0, T0 + timedelta(seconds=9))
     assert list(merged.accept(gap)) == [gap]
     assert list(merged.accept(Gap(WHOLE, "b", T0, T0 + timedelta(seconds=10)))) == []
+
+
+def test_restore_keeps_the_newest_recent_readings_of_owned_devices():
+    shard = Shard(0, 2)
+    owned = next(f"Z:BANK{i:03d}" for i in range(100) if shard.owns(f"Z:BANK{i:03d}"))
+    other = next(f"Z:BANK{i:03d}" for i in range(100) if not shard.owns(f"Z:BANK{i:03d}"))
+    older, newer = (RecentValue(T0, 60.0, None, 0, 0),), (RecentValue(T0, 61.0, None, 0, 0),)
+    state = ShardState(shard, "a")
+    state.restore(RecentReadings(shard, "b", T0, ((owned, older), (other, older))))
+    state.restore(RecentReadings(shard, "a", T0 + timedelta(seconds=1), ((owned, newer),)))
+    assert state.recent == {owned: newer}
+
+
+def test_merged_state_passes_an_output_once_and_ignores_recent_readings():
+    merged = MergedState()
+    fields = (("n", 3), ("mean", 1.0))
+    outputs = [Output(WHOLE, replica, "WindowStats", "D:A", fields) for replica in "ab"]
+    assert [r for o in outputs for r in merged.accept(o)] == outputs[:1]
+    assert list(merged.accept(RecentReadings(WHOLE, "a", T0, (("D:A", ()),)))) == []
