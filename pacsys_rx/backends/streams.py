@@ -22,7 +22,6 @@ backend contract (docs/concepts.md) once for all of them:
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -97,39 +96,38 @@ class _Terminal:
 
 
 class _DeliveryPool:
-    """Daemon threads that drain subscribers' hand-off queues; threads start on demand and end when idle."""
+    """Daemon threads that drain subscribers' hand-off queues: started on demand up to
+    :data:`POOL_MAX_THREADS`, ended after :data:`POOL_IDLE_SECONDS` idle. A worker takes the next waiting
+    subscriber whenever it is free, so a subscriber queued while every worker is busy waits only for
+    the first of them to finish."""
 
     def __init__(self) -> None:
-        self._tasks: queue.SimpleQueue[Subscriber] = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._tasks: deque[Subscriber] = deque()
+        self._ready = threading.Condition(threading.Lock())
         self._idle = 0
         self._threads = 0
 
     def run(self, subscriber: Subscriber) -> None:
-        with self._lock:
-            self._tasks.put(subscriber)
-            if self._idle:
-                self._idle -= 1
-                return
-            if self._threads >= POOL_MAX_THREADS:
-                return
+        with self._ready:
+            self._tasks.append(subscriber)
+            self._ready.notify()
+            if len(self._tasks) <= self._idle or self._threads >= POOL_MAX_THREADS:
+                return  # a waiting worker takes it, or the first busy one to finish
             self._threads += 1
         threading.Thread(target=self._work, name="pacsys-rx-delivery", daemon=True).start()
 
     def _work(self) -> None:
         while True:
-            try:
-                subscriber = self._tasks.get(timeout=POOL_IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._tasks.empty() and self._idle > 0:
-                        self._idle -= 1
+            with self._ready:
+                while not self._tasks:
+                    self._idle += 1
+                    woken = self._ready.wait(POOL_IDLE_SECONDS)
+                    self._idle -= 1
+                    if not woken and not self._tasks:
                         self._threads -= 1
                         return
-                continue
+                subscriber = self._tasks.popleft()
             subscriber.drain()
-            with self._lock:
-                self._idle += 1
 
 
 _POOL = _DeliveryPool()

@@ -11,9 +11,13 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from broker import BROKER
+from kdc import KerberosRealm
 from polling import wait_until
 
+from pacsys_rx.auth import KerberosAuth
 from pacsys_rx.backends.base import Backend
+from pacsys_rx.backends.dmq import DMQBackend
 from pacsys_rx.backends.dpm import DPMBackend
 from pacsys_rx.backends.grpc import GRPCBackend
 from pacsys_rx.sim import Simulator
@@ -47,19 +51,18 @@ SERVER = {"dpm": ("dpm", "connections", "list_entries"), "grpc": ("grpc", "read_
 """Per backend: the simulator server, its counter of connections (or calls) and of subscribed DRFs."""
 
 
-@pytest.mark.parametrize("make", [dpm, grpc])
-def test_separate_streams_share_a_bounded_pool(sim: Simulator, make: Callable[[Simulator], Backend]) -> None:
-    server, channels, entries = SERVER[make.__name__]
+def check_bounded(backend: Backend, sim: Simulator, server: str, channels: str, entries: str | None) -> None:
+    """COUNT streams of one DRF each, then one more: bounded channels and threads, nothing left after."""
     threads_before = client_threads()
     first = [threading.Event() for _ in range(COUNT + 1)]
-    with make(sim) as backend:
+    with backend:
         subscriptions = [backend.stream(f"Z:BANK{i:03d}@p,1000").subscribe(
             lambda _, seen=first[i]: seen.set()) for i in range(COUNT)]
-        wait_until(lambda: all(seen.is_set() for seen in first[:COUNT]), timeout=20.0,
+        wait_until(lambda: all(seen.is_set() for seen in first[:COUNT]), timeout=30.0,
                    what="a first reading on every stream")
-        counters = sim.counters(server)
-        assert counters[channels] <= POOL_SIZE
-        wait_until(lambda: sim.counters(server)[entries] == COUNT, what="exactly one entry per stream")
+        assert sim.counters(server)[channels] <= POOL_SIZE
+        if entries is not None:
+            wait_until(lambda: sim.counters(server)[entries] == COUNT, what="exactly one entry per stream")
         assert client_threads() - threads_before <= THREAD_BOUND
 
         subscriptions.append(backend.stream(f"Z:BANK{COUNT:03d}@p,1000").subscribe(
@@ -69,6 +72,33 @@ def test_separate_streams_share_a_bounded_pool(sim: Simulator, make: Callable[[S
 
         for subscription in subscriptions:
             subscription.dispose()
-        wait_until(lambda: sim.counters(server)[entries] == 0, what="every entry removed")
+        if entries is not None:
+            wait_until(lambda: sim.counters(server)[entries] == 0, what="every entry removed")
         wait_until(lambda: sim.counters(server)[channels] == 0, what="every stream connection closed")
     wait_until(lambda: client_threads() <= threads_before, timeout=15.0, what="client threads ended")
+
+
+@pytest.mark.parametrize("make", [dpm, grpc])
+def test_separate_streams_share_a_bounded_pool(sim: Simulator, make: Callable[[Simulator], Backend]) -> None:
+    check_bounded(make(sim), sim, *SERVER[make.__name__])
+
+
+@pytest.fixture(scope="module")
+def dmq_sim(kerberos_realm: KerberosRealm, vhost: str) -> Iterator[Simulator]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in kerberos_realm.env.items():
+            patch.setenv(name, value)
+        url = f"amqp://guest:guest@{BROKER[0]}:{BROKER[1]}/{vhost}"
+        with Simulator(seed=1, amqp_url=url, keytab=str(kerberos_realm.service_keytab),
+                       servers=["dmq"]) as simulator:
+            assert "dmq" in simulator.endpoints, simulator.disabled
+            yield simulator
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.kerberos
+def test_separate_dmq_streams_share_a_bounded_pool_of_jobs(dmq_sim: Simulator, vhost: str,
+                                                           kerberos_env: KerberosRealm) -> None:
+    backend = DMQBackend(BROKER[0], BROKER[1], vhost, auth=KerberosAuth(), timeout=10.0,
+                         stream_jobs=POOL_SIZE)
+    check_bounded(backend, dmq_sim, "dmq", "jobs", None)

@@ -9,6 +9,7 @@ jobs start again with a fresh INIT.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -26,7 +27,7 @@ from pacsys_rx.backends.base import (
     WriteRequest,
 )
 from pacsys_rx.backends.dmq.io import DmqIo, host_address
-from pacsys_rx.backends.dmq.jobs import PendingWrite, ReadJob, StreamJob, WriteOp
+from pacsys_rx.backends.dmq.jobs import PendingWrite, ReadJob, StreamLane, WriteOp
 from pacsys_rx.backends.dmq.settings import DEFAULT_BACKOFF, DmqSettings
 from pacsys_rx.backends.dmq.values import setting_sample
 from pacsys_rx.backends.health import ReportsHealth
@@ -41,6 +42,7 @@ DEFAULT_TIMEOUT = 10.0
 HOST_ENV = "PACSYS_DMQ_HOST"
 PORT_ENV = "PACSYS_DMQ_PORT"
 APP_ID = "pacsys_rx"
+DEFAULT_STREAM_JOBS = 16
 
 
 class DMQBackend(ReportsHealth, Backend):
@@ -49,7 +51,9 @@ class DMQBackend(ReportsHealth, Backend):
     ``host``/``port`` default to ``PACSYS_DMQ_HOST``/``PACSYS_DMQ_PORT``, else appsrv2.fnal.gov:5672.
     ``connection_name`` (shown by ``rabbitmqctl list_connections``) defaults to a unique
     ``pacsys_rx-dmq-<uuid>``. Heartbeat, liveness and session intervals are in seconds; ``backoff``
-    is the reconnect policy of the broker connection.
+    is the reconnect policy of the broker connection. ``stream_jobs`` bounds the jobs (channels) that
+    carry streams: the first ``stream()`` calls get one each, later ones join the job that may be
+    replaced soonest (a job's DRFs are fixed, so added DRFs start a new job for all of its DRFs).
     """
 
     name = "dmq"
@@ -62,7 +66,7 @@ class DMQBackend(ReportsHealth, Backend):
         timeout: float = DEFAULT_TIMEOUT, scheduler: rxabc.SchedulerBase | None = None,
         connection_name: str | None = None, amqp_heartbeat: int = 15, job_heartbeat: float = 5.0,
         server_silence: float = 30.0, session_idle: float = 600.0, max_sessions: int = 1024,
-        backoff: Backoff | None = None,
+        backoff: Backoff | None = None, stream_jobs: int = DEFAULT_STREAM_JOBS,
     ) -> None:
         super().__init__(timeout=timeout, scheduler=scheduler)
         host = resolve_host(host, HOST_ENV, DEFAULT_HOST)
@@ -75,6 +79,12 @@ class DMQBackend(ReportsHealth, Backend):
                 raise ValueError(f"{label} must be positive, got {seconds!r}")
         if not isinstance(max_sessions, int) or max_sessions < 1:
             raise ValueError(f"max_sessions must be at least 1, got {max_sessions!r}")
+        if not isinstance(stream_jobs, int) or isinstance(stream_jobs, bool) or stream_jobs < 1:
+            raise ValueError(f"stream_jobs must be a positive integer, got {stream_jobs!r}")
+        self.stream_jobs = stream_jobs
+        self._lanes: list[StreamLane] = []
+        """Stream lanes, used on the I/O thread only."""
+        self._lane_of: dict[StreamSink, StreamLane] = {}
         self.auth = auth
         self.connection_name = connection_name or f"pacsys_rx-dmq-{uuid.uuid4()}"
         self.settings = DmqSettings(
@@ -113,10 +123,31 @@ class DMQBackend(ReportsHealth, Backend):
 
     def _open_stream(self, drfs: Sequence[str], sink: StreamSink) -> ServerSubscription:
         self._require_auth()
-        server = f"{self.settings.host}:{self.settings.port}/{self.settings.vhost}"
-        job = StreamJob(self._io, drfs, sink, self.health_board.link(server))
-        self._io.submit(lambda: self._io.add(job))
-        return job
+        self._io.submit(lambda: self._attach(drfs, sink))
+        return _LaneSubscription(self, sink)
+
+    # ------------------------------------------------------------------ I/O thread
+
+    def _attach(self, drfs: Sequence[str], sink: StreamSink) -> None:
+        """Put ``sink``'s DRFs on a new lane while fewer than ``stream_jobs`` run, else on the lane that
+        may start its next job soonest (the fewest DRFs among equals)."""
+        if len(self._lanes) < self.stream_jobs:
+            server = f"{self.settings.host}:{self.settings.port}/{self.settings.vhost}"
+            lane = StreamLane(self._io, self.health_board.link(server), self._lanes.remove)
+            self._lanes.append(lane)
+        else:
+            now = time.monotonic()
+            lane = min(self._lanes, key=lambda lane: (lane.reissue_wait(now), len(lane.sinks)))
+        self._lane_of[sink] = lane
+        lane.add(drfs, sink)
+
+    def _release(self, drf: str, sink: StreamSink) -> None:
+        lane = self._lane_of.get(sink)
+        if lane is None:
+            return
+        lane.release(drf, sink)
+        if sink not in lane.counts:
+            del self._lane_of[sink]
 
     def _start_writes(self, requests: Sequence[WriteRequest], sink: OneShotSink) -> rxabc.DisposableBase:
         op = WriteOp(sink)
@@ -132,3 +163,14 @@ class DMQBackend(ReportsHealth, Backend):
     def _close_transport(self) -> None:
         self._io.close(self.timeout)
 
+
+
+class _LaneSubscription(ServerSubscription):
+    """One sink's DRFs on a stream lane (released on the I/O thread)."""
+
+    def __init__(self, backend: DMQBackend, sink: StreamSink) -> None:
+        self._backend = backend
+        self._sink = sink
+
+    def release(self, drf: str) -> None:
+        self._backend._io.submit(lambda: self._backend._release(drf, self._sink))

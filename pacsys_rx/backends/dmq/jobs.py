@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import pika
 
 from pacsys_rx.backends._gaps import Outage, gap_reading
-from pacsys_rx.backends.base import OneShotSink, ReadRequest, ServerSubscription, StreamSink
+from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink
 from pacsys_rx.backends.dmq.settings import DmqSettings
 from pacsys_rx.backends.dmq.values import BACKEND, GENERIC_ERROR, client_error, reading_of, status_of
 from pacsys_rx.backends.health import HealthLink
@@ -69,6 +69,9 @@ class JobHost(Protocol):
 
     def off_thread(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
         """Run blocking ``work`` elsewhere, then ``then(result or exception)`` on the I/O thread."""
+
+    def add(self, job: Job) -> None:
+        """Register a job and start it now, or once the connection is open."""
 
     def forget(self, job: Job) -> None:
         """The job is closed."""
@@ -410,31 +413,115 @@ class ReadJob(_ReadingJob):
         self.close()
 
 
-class StreamJob(_ReadingJob, ServerSubscription):
-    """A subscription for canonical DRFs; survives reconnections, showing each outage as one gap reading
-    per DRF (the outage ends when the server acknowledges the new job)."""
+MIN_REISSUE_INTERVAL = 0.1
+"""Shortest time between two jobs of one stream lane started for added DRFs (additions in between are
+batched into the next one)."""
+
+
+class StreamLane:
+    """The streams of any number of sinks, carried by one DMQ job at a time; used on the I/O thread only.
+
+    Added DRFs start a new job for every live DRF (at most once per :data:`MIN_REISSUE_INTERVAL`) and
+    dispose the previous one; released DRFs leave at the next new job (at once when half of the job is
+    released). Each outage of the job shows as one gap reading per live DRF.
+    """
+
+    def __init__(self, io: JobHost, health: HealthLink | None = None,
+                 on_closed: Callable[[StreamLane], None] | None = None) -> None:
+        self.io = io
+        self._on_closed = on_closed
+        self.sinks: dict[str, StreamSink] = {}
+        """The sink of every live DRF."""
+        self.counts: dict[StreamSink, int] = {}
+        self.outage = Outage(health)
+        self.job: StreamJob | None = None
+        self.closed = False
+        self._planned = False
+        self._last_start = -MIN_REISSUE_INTERVAL
+
+    def reissue_wait(self, now: float) -> float:
+        return max(0.0, self._last_start + MIN_REISSUE_INTERVAL - now)
+
+    def add(self, drfs: Sequence[str], sink: StreamSink) -> None:
+        for drf in drfs:
+            self.sinks[drf] = sink
+        self.counts[sink] = self.counts.get(sink, 0) + len(drfs)
+        self._plan()
+
+    def release(self, drf: str, sink: StreamSink) -> None:
+        if self.sinks.get(drf) is not sink:
+            return
+        del self.sinks[drf]
+        left = self.counts[sink] - 1
+        if left:
+            self.counts[sink] = left
+        else:
+            del self.counts[sink]
+        if not self.sinks:
+            self.close()
+        elif self.job is not None and len(self.job.requests) > 2 * len(self.sinks):
+            self._plan()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.outage.close()
+        if self.job is not None:
+            self.job.close()
+        if self._on_closed is not None:
+            self._on_closed(self)
+
+    def _plan(self) -> None:
+        if self._planned or self.closed:
+            return
+        wait = self.reissue_wait(time.monotonic())
+        if wait > 0:
+            self._planned = True
+            self.io.call_later(wait, self._reissue)
+        else:
+            self._reissue()
+
+    def _reissue(self) -> None:
+        self._planned = False
+        if self.closed or (self.job is not None and self.job.requests == list(self.sinks)):
+            return
+        previous, self.job = self.job, StreamJob(self.io, list(self.sinks), self)
+        self._last_start = time.monotonic()
+        if previous is not None:
+            previous.close()
+        self.io.add(self.job)
+
+    def fail(self, drfs: Sequence[str], error: PacsysError) -> None:
+        """These DRFs failed for good: their subscribers get the error; the lane closes when none is left."""
+        by_sink: dict[StreamSink, list[str]] = {}
+        for drf in drfs:
+            sink = self.sinks.pop(drf, None)
+            if sink is not None:
+                by_sink.setdefault(sink, []).append(drf)
+                self.counts[sink] -= 1
+                if not self.counts[sink]:
+                    del self.counts[sink]
+        if not self.sinks:
+            self.close()
+        for sink, failed in by_sink.items():
+            sink.fail(failed, error)
+
+
+class StreamJob(_ReadingJob):
+    """One job of a :class:`StreamLane`: survives reconnections while it is the lane's current job,
+    showing each outage as one gap reading per live DRF (the outage ends when the server acknowledges
+    the new job)."""
 
     watches_server = True
 
-    def __init__(self, io: JobHost, drfs: Sequence[str], sink: StreamSink,
-                 health: HealthLink | None = None) -> None:
+    def __init__(self, io: JobHost, drfs: Sequence[str], lane: StreamLane) -> None:
         super().__init__(io, list(drfs))
-        self.sink = sink
-        self.live = set(drfs)
-        self.outage = Outage(health)
+        self.lane = lane
 
     @property
     def has_work(self) -> bool:
-        return bool(self.live)
-
-    def release(self, drf: str) -> None:
-        self.io.submit(lambda: self._release(drf))
-
-    def _release(self, drf: str) -> None:
-        self.live.discard(drf)
-        if not self.live:
-            self.outage.close()
-            self.close()
+        return self.lane.job is self and bool(self.lane.sinks)
 
     def on_reply(self, key: str, correlation_id: str | None, reply: sdd.Reply) -> None:
         indices = self.indices_for(key, reply)
@@ -444,31 +531,36 @@ class StreamJob(_ReadingJob, ServerSubscription):
                 self.fail(_job_failure(reply))
             return
         drf = self.requests[indices[0]]
-        if drf in self.live:
+        sink = self.lane.sinks.get(drf)
+        if sink is not None and self.lane.job is self:
             reading = reading_of(drf, self.devices[indices[0]], reply)
             if reading is not None:
-                self.sink.emit(reading)
+                sink.emit(reading)
 
     def on_undecodable(self, key: str, error: ProtocolError) -> None:
-        drf = key[2:]
-        if key.startswith("R.") and drf in self.live:
-            self.sink.emit(client_error(drf, GENERIC_ERROR, f"undecodable DMQ reply: {error}"))
+        sink = self.lane.sinks.get(key[2:]) if key.startswith("R.") and self.lane.job is self else None
+        if sink is not None:
+            sink.emit(client_error(key[2:], GENERIC_ERROR, f"undecodable DMQ reply: {error}"))
 
     def on_pending(self) -> None:
-        self.outage.end()
-        self.sink.mark_connected()
+        if self.lane.job is not self:
+            return
+        self.lane.outage.end()
+        for sink in list(self.lane.counts):
+            sink.mark_connected()
 
     def interrupted(self, reason: str) -> None:
-        if not self.outage.begin(reason):
+        lane = self.lane
+        if lane.job is not self or not lane.outage.begin(reason):
             return
         for drf, device in zip(self.requests, self.devices, strict=True):
-            if drf in self.live:
-                self.sink.emit(gap_reading(drf, device, BACKEND, reason))
+            sink = lane.sinks.get(drf)
+            if sink is not None:
+                sink.emit(gap_reading(drf, device, BACKEND, reason))
 
     def fail(self, error: PacsysError) -> None:
-        self.outage.close()
-        live, self.live = list(self.live), set()
-        self.sink.fail(live, error)
+        if self.lane.job is self:
+            self.lane.fail(self.requests, error)
         self.close()
 
 
