@@ -53,6 +53,7 @@ SUITE = (
     Benchmark("bench_dpm.py", window(4, 2), window(10, 3)),
     Benchmark("bench_grpc.py", window(4, 2), window(10, 3)),
     Benchmark("bench_dmq.py", window(4, 2), window(10, 3)),
+    Benchmark("bench_scaleout.py", ("--quick",), ()),
     Benchmark("soak.py", ("--minutes", "0.5"), ("--minutes", "0.5")),
 )
 
