@@ -223,7 +223,12 @@ class Worker:
                 if changed is not None:
                     self._publish_transition(changed)
             else:
-                self._publish(output_of(self.options.shard, self.options.replica, item))
+                try:
+                    record = output_of(self.options.shard, self.options.replica, item)
+                except TypeError as error:  # stops the worker: run() raises it
+                    self._fail(error)
+                    return
+                self._publish(record)
 
     def _replaying(self) -> bool:
         return self._replaying_on == threading.get_ident()

@@ -68,13 +68,20 @@ class ScriptedSource:
 
 
 class RunningWorker:
-    """A ``Worker`` on its own thread until ``stop``."""
+    """A ``Worker`` on its own thread until ``stop``; ``errors`` holds what ``run`` raised."""
 
     def __init__(self, pipeline: object, source: ScriptedSource, stream: str, replica: str = "a") -> None:
         options = WorkerOptions(stream, Shard(0, 1), replica, snapshot_interval_s=2.0)
         self.worker = Worker(pipeline, source, [f"{DEVICE}@P,1000"], options, BROKER)  # type: ignore[arg-type]
-        self.thread = threading.Thread(target=self.worker.run, daemon=True)
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.worker.run()
+        except Exception as error:
+            self.errors.append(error)
 
     def stop(self) -> None:
         self.worker.stop()
@@ -161,6 +168,16 @@ def test_other_outputs_are_published_and_replicas_merged(stream: str) -> None:
             ("Peak", DEVICE, 56.0), ("Peak", DEVICE, 57.0)]
     finally:
         subscription.dispose()
+
+
+def test_an_output_without_a_device_stops_the_worker(stream: str) -> None:
+    source = ScriptedSource()
+    worker = RunningWorker(lambda shard: shard.readings.pipe(rx.map(lambda r: r.value)), source, stream)
+    wait_until(lambda: source.subscribers == 1, 20, "the worker acquiring")
+    source.push(50.0)
+    worker.thread.join(20)
+    assert not worker.thread.is_alive()
+    assert isinstance(worker.errors[0], TypeError)
 
 
 def outputs(records: list[object]) -> list[Output]:
