@@ -1,7 +1,8 @@
 """Scale-out: one pipeline as many workers (static shards, replicated), coordinated through RabbitMQ streams.
 
-Workers publish alarm transitions, periodic snapshots of their shard's alarm state and read operator
-commands on one stream; consumers merge the replicas and drop duplicates. See docs/scale-out.md.
+Workers publish alarm transitions, other pipeline outputs, periodic snapshots of their shard's alarm
+state (with each device's last readings) and read operator commands on one stream; consumers merge the
+replicas and drop duplicates. See docs/scale-out.md.
 """
 
 from .broker import DEFAULT_STREAM_URL, StreamBroker, create_stream, delete_stream
