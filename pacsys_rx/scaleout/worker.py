@@ -10,6 +10,7 @@ the gap readings, then live data.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -317,10 +318,17 @@ class Worker:
 
             return Observable(subscribe)
 
-        readings = reactivex.concat(
-            reactivex.defer(lambda _: replay_readings()).pipe(ops.do_action(on_completed=end_replay)),
-            reactivex.from_iterable(self._outage_readings()),
-            self.backend.stream(self.drfs)).pipe(ops.do_action(self._observe))
+        outage = self._outage_readings()
+        subscriptions = itertools.count()
+
+        def shard_readings(_: abc.SchedulerBase | None) -> Observable[Reading]:
+            """Replay, outage gap, live data; the first subscription is the one counted and kept."""
+            source = reactivex.concat(
+                reactivex.defer(lambda _: replay_readings()).pipe(ops.do_action(on_completed=end_replay)),
+                reactivex.from_iterable(outage), self.backend.stream(self.drfs))
+            return source.pipe(ops.do_action(self._observe)) if next(subscriptions) == 0 else source
+
+        readings = reactivex.defer(shard_readings)
         events = self.pipeline(ShardInput(options.shard, self.drfs, readings, self.acks, restore))
         log.info("shard %s replica %s: acquiring %d devices (%d restored readings replayed)", options.shard,
                  options.replica, len(self.drfs), len(replay))

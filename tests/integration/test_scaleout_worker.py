@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
+import reactivex
 from pacsys_rx.operators import AlarmState
 from polling import wait_until
 from reactivex import Observable, abc
@@ -115,27 +116,36 @@ def stream() -> Iterator[str]:
     delete_stream(BROKER, name)
 
 
-def test_a_restart_resumes_the_tries_counter_and_reports_no_gap(stream: str) -> None:
+def tries_and_peaks_pipeline(shard: ShardInput) -> Observable[object]:
+    """Two subscriptions of the readings: the replay must be kept once and cause no output in either."""
+    return reactivex.merge(tries_pipeline(shard), peaks_pipeline(shard))
+
+
+@pytest.mark.parametrize(("pipeline", "branches"), [(tries_pipeline, 1), (tries_and_peaks_pipeline, 2)])
+def test_a_restart_resumes_the_tries_counter_and_reports_no_gap(stream: str, pipeline: object,
+                                                                branches: int) -> None:
     records: list[object] = []
     subscription = consume(stream, "first", broker=BROKER).subscribe(records.append)
     source = ScriptedSource()
     try:
-        first = RunningWorker(tries_pipeline, source, stream)
-        wait_until(lambda: source.subscribers == 1, 20, "the first worker acquiring")
+        first = RunningWorker(pipeline, source, stream)
+        wait_until(lambda: source.subscribers == branches, 20, "the first worker acquiring")
         source.push(50.0)
         wait_until(lambda: states(records) == [AlarmState.OK], 10, "the initial OK")
         source.push(60.0)
         source.push(61.0)  # two of the three tries
         first.stop()
 
-        second = RunningWorker(tries_pipeline, source, stream)
-        wait_until(lambda: source.subscribers == 2, 20, "the restarted worker acquiring")
+        second = RunningWorker(pipeline, source, stream)
+        wait_until(lambda: source.subscribers == 2 * branches, 20, "the restarted worker acquiring")
         source.push(62.0)  # the third try, after the restart
         wait_until(lambda: states(records)[-1:] == [AlarmState.ALARM], 10, "the alarm after three tries")
         second.stop()
         everything_read(records, stream)
         assert states(records) == [AlarmState.OK, AlarmState.ALARM]
         assert not any(isinstance(record, Gap) for record in records)
+        if pipeline is tries_and_peaks_pipeline:
+            assert [dict(o.fields)["value"] for o in outputs(records)] == [60.0, 61.0, 62.0]
     finally:
         subscription.dispose()
 
