@@ -22,6 +22,7 @@ backend contract (docs/concepts.md) once for all of them:
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -102,31 +103,38 @@ class _DeliveryPool:
     the first of them to finish."""
 
     def __init__(self) -> None:
-        self._tasks: deque[Subscriber] = deque()
-        self._ready = threading.Condition(threading.Lock())
+        self._tasks: queue.SimpleQueue[Subscriber] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._queued = 0
         self._idle = 0
         self._threads = 0
 
     def run(self, subscriber: Subscriber) -> None:
-        with self._ready:
-            self._tasks.append(subscriber)
-            self._ready.notify()
-            if len(self._tasks) <= self._idle or self._threads >= POOL_MAX_THREADS:
+        self._tasks.put(subscriber)
+        with self._lock:
+            self._queued += 1
+            if self._queued <= self._idle or self._threads >= POOL_MAX_THREADS:
                 return  # a waiting worker takes it, or the first busy one to finish
             self._threads += 1
         threading.Thread(target=self._work, name="pacsys-rx-delivery", daemon=True).start()
 
     def _work(self) -> None:
+        tasks, lock = self._tasks, self._lock
         while True:
-            with self._ready:
-                while not self._tasks:
-                    self._idle += 1
-                    woken = self._ready.wait(POOL_IDLE_SECONDS)
+            with lock:
+                self._idle += 1
+            try:
+                subscriber = tasks.get(timeout=POOL_IDLE_SECONDS)
+            except queue.Empty:
+                with lock:
                     self._idle -= 1
-                    if not woken and not self._tasks:
+                    if not self._queued:
                         self._threads -= 1
                         return
-                subscriber = self._tasks.popleft()
+                continue
+            with lock:
+                self._idle -= 1
+                self._queued -= 1
             subscriber.drain()
 
 

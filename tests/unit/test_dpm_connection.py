@@ -332,3 +332,26 @@ def test_stream_lane_tells_when_its_sinks_share_it() -> None:
         assert told[-1] == (first, False)
     finally:
         lane.stop()
+
+
+def test_a_restart_for_added_entries_shows_running_entries_no_extra_reading() -> None:
+    def respond(request: pc.DpmRequest) -> list[pc.DpmReply]:
+        if isinstance(request, pc.StartListRequest):  # the server answers every running entry at once
+            return [pc.StartListReply(request.list_id, 0),
+                    *(pc.ScalarReply(ref, MS, 0, 0, float(ref)) for ref in sorted(added))]
+        if isinstance(request, pc.AddToListRequest):
+            added.add(request.ref_id)
+        return []
+
+    added: set[int] = set()
+    first, second = Collector(until=1), Collector(until=1)
+    lane = StreamLane(lambda: opened(MemoryTransport(respond)), Backoff())
+    try:
+        lane.add(["M:OUTTMP@p,1000"], first)
+        assert first.enough.wait(5.0)
+        lane.add(["G:AMANDA@p,1000"], second)
+        assert second.enough.wait(5.0)
+        wait_until(lambda: len(added) == 2, what="the second entry added")
+        assert [r.drf for r in first.readings] == ["M:OUTTMP@p,1000"]
+    finally:
+        lane.stop()

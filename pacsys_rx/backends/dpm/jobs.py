@@ -34,7 +34,7 @@ from pacsys_rx.backends.dpm.values import (
 )
 from pacsys_rx.backends.health import HealthLink
 from pacsys_rx.backends.history import is_chunked
-from pacsys_rx.drf import ImmediateEvent, parse_request
+from pacsys_rx.drf import DefaultEvent, ImmediateEvent, PeriodicEvent, parse_request
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, ProtocolError
 from pacsys_rx.kerberos import ClientContext, dpm_service_principal
 from pacsys_rx.model import OK, AcnetStatus, Reading, ValueType, WriteResult
@@ -266,14 +266,23 @@ SharingHook = Callable[[StreamSink, bool], None]
 """Told whether a sink now shares its connection with other sinks (True) or has it alone (False)."""
 
 
+def _answers_start(drf: str) -> bool:
+    """Whether a (re)started list sends this entry a reading at once: default and periodic events with
+    their immediate first reading."""
+    event = parse_request(drf).event
+    return isinstance(event, DefaultEvent) or (isinstance(event, PeriodicEvent) and event.immediate_first)
+
+
 class StreamLane:
     """One pooled stream connection and its list, carrying the DRFs of any number of stream sinks.
 
     Entries keep their ref_ids across reconnects. New entries are added to the running list and the list
-    is restarted, at most once per :data:`MIN_RESTART_INTERVAL` (additions in between are batched);
-    released entries are removed from the list. When the connection is lost each live DRF gets one gap
-    reading (``_gaps``), and the list is re-established on a new connection with backoff. The lane's
-    thread ends when its last entry is released.
+    is restarted, at most once per :data:`MIN_RESTART_INTERVAL` (additions in between are batched); the
+    reading a restart makes the server send at once for entries that were already running is not
+    delivered (their subscribers see their usual cadence). Released entries are removed from the list.
+    When the connection is lost each live DRF gets one gap reading (``_gaps``), and the list is
+    re-established on a new connection with backoff. The lane's thread ends when its last entry is
+    released.
     """
 
     def __init__(self, connect: Connector, backoff: Backoff, health: HealthLink | None = None,
@@ -294,6 +303,9 @@ class StreamLane:
         self._stopped = threading.Event()
         self._connection: DpmConnection | None = None
         self._serving = False
+        self._woken = False
+        self._echoes: set[int] = set()
+        """Entries whose next reading answers a restart they did not need (not delivered)."""
         self._waker, self._wake = socket.socketpair()
         self._waker.setblocking(False)
         self._wake.setblocking(False)
@@ -324,8 +336,10 @@ class StreamLane:
                 self._entries[self._next_ref] = (Entry(drf, parse_request(drf).device), sink)
                 self._refs[sink, drf] = self._next_ref
                 self._pending[self._next_ref] = None
+            joined = sink not in self._sinks
             self._sinks[sink] = self._sinks.get(sink, 0) + len(drfs)
-            others = [other for other in self._sinks if other is not sink]
+            others = [other for other in self._sinks if other is not sink] if len(self._sinks) == 2 else []
+            shared = joined and len(self._sinks) > 1
             serving = self._serving
             start, self._started = not self._started, True
         if start:
@@ -334,7 +348,9 @@ class StreamLane:
             self.wake()
         if serving:
             sink.mark_connected()
-        self._tell_sharing(others, [sink])
+        if self._sharing is not None:
+            for now_shared in [*others, sink] if shared else others:
+                self._sharing(now_shared, True)
         return True
 
     def release(self, drf: str, sink: StreamSink) -> None:
@@ -376,16 +392,14 @@ class StreamLane:
         self.wake()
 
     def wake(self) -> None:
+        """Interrupt the lane thread's receive (once until it ran again)."""
+        if self._woken:
+            return
+        self._woken = True
         try:
             self._wake.send(b"w")
-        except OSError:  # full (a wake-up is already pending) or closed
+        except OSError:  # closed
             pass
-
-    def _tell_sharing(self, others: list[StreamSink], new: list[StreamSink]) -> None:
-        if self._sharing is None or not others:
-            return
-        for sink in [*others, *new]:
-            self._sharing(sink, True)
 
     # ------------------------------------------------------------------ lane thread
 
@@ -429,6 +443,7 @@ class StreamLane:
         with self._lock:
             self._pending.clear()
             self._removed.clear()
+            self._echoes.clear()
             adds = [pc.AddToListRequest(list_id, ref, entry.drf) for ref, (entry, _) in self._entries.items()]
             sinks = list(self._sinks)
             self._last_start = time.monotonic()
@@ -441,14 +456,19 @@ class StreamLane:
         receive = connection.receive
         scalar = ValueType.SCALAR
         timeout = SLICE
+        echoes = self._echoes
         while not self._stopped.is_set():
             frames = receive(timeout)
+            self._woken = False
             if self._pending or self._removed:
                 timeout = self._send_changes(connection)
             for frame in frames:
                 if type(frame) is tuple:
                     found = entries.get(frame[0])
                     if found is None:
+                        continue
+                    if echoes and frame[0] in echoes:
+                        echoes.discard(frame[0])
                         continue
                     entry = found[0]
                     if frame[3] == 0:
@@ -471,6 +491,9 @@ class StreamLane:
                 requests += [pc.AddToListRequest(list_id, ref, self._entries[ref][0].drf)
                              for ref in self._pending]
                 requests.append(pc.StartListRequest(list_id))
+                self._echoes.clear()
+                self._echoes.update(ref for ref, (entry, _) in self._entries.items()
+                                    if ref not in self._pending and _answers_start(entry.drf))
                 self._pending = {}
                 self._last_start = now
             elif self._pending:
