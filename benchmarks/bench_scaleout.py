@@ -35,7 +35,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pika
-from _common import Figure, add_json_option, publish
+from _common import Figure, add_json_option, machine_cpu_seconds, publish
 from pacsys_rx.operators import AlarmEvent, AlarmState, Severity
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
@@ -121,17 +121,19 @@ def run_worker_process(stream: str, shard: Shard, devices: int, warmup: float, s
     while worker.readings == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(warmup)
-    before, began, cpu = worker.readings, time.perf_counter(), time.process_time()
+    before, began = worker.readings, time.perf_counter()
+    cpu, busy = time.process_time(), machine_cpu_seconds()
     time.sleep(seconds)
     counted, elapsed = worker.readings - before, time.perf_counter() - began
-    cpu = time.process_time() - cpu
+    cpu, busy = time.process_time() - cpu, machine_cpu_seconds() - busy
     worker.stop()
     thread.join(20)
-    print(json.dumps({"readings": counted, "seconds": elapsed, "cpu": cpu}), flush=True)
+    print(json.dumps({"readings": counted, "seconds": elapsed, "cpu": cpu, "busy": busy}), flush=True)
 
 
-def worker_rates(workers: int, devices: int, warmup: float, seconds: float) -> tuple[float, float]:
-    """(readings/s, cores) of ``workers`` worker processes (shards K/workers) running at once, summed."""
+def worker_rates(workers: int, devices: int, warmup: float, seconds: float) -> tuple[float, float, float]:
+    """(readings/s, cores) of ``workers`` worker processes (shards K/workers) running at once, summed,
+    and the cores the whole machine was busy meanwhile."""
     stream = f"bench-workers-{uuid.uuid4().hex[:8]}"
     create_stream(BROKER, stream)
     try:
@@ -140,7 +142,8 @@ def worker_rates(workers: int, devices: int, warmup: float, seconds: float) -> t
                                      stdout=subprocess.PIPE, text=True) for k in range(workers)]
         results = [json.loads(child.communicate(timeout=120 + seconds)[0]) for child in children]
         return (sum(result["readings"] / result["seconds"] for result in results),
-                sum(result["cpu"] / result["seconds"] for result in results))
+                sum(result["cpu"] / result["seconds"] for result in results),
+                max(result["busy"] / result["seconds"] for result in results))
     finally:
         delete_stream(BROKER, stream)
 
@@ -161,9 +164,10 @@ def machine_rate(processes: int, seconds: float) -> float:
     return sum(json.loads(child.communicate(timeout=60 + seconds)[0])["rate"] for child in children)
 
 
-def best_worker_rates(devices: int, warmup: float, seconds: float, rounds: int) -> list[tuple[float, float]]:
-    """The best (readings/s, cores) of 1 and of 2 workers over ``rounds`` alternating runs."""
-    best = [(0.0, 0.0), (0.0, 0.0)]
+def best_worker_rates(devices: int, warmup: float, seconds: float,
+                      rounds: int) -> list[tuple[float, float, float]]:
+    """The best (readings/s, cores, machine cores) of 1 and of 2 workers over ``rounds`` alternating runs."""
+    best = [(0.0, 0.0, 0.0), (0.0, 0.0, 0.0)]
     for _ in range(rounds):
         for index, workers in enumerate((1, 2)):
             best[index] = max(best[index], worker_rates(workers, devices, warmup, seconds))
@@ -337,7 +341,8 @@ def main() -> None:
     args.rounds = 1 if args.quick else args.rounds
     warmup = 1.0 if args.quick else 2.0
 
-    (one, one_cores), (two, two_cores) = best_worker_rates(args.devices, warmup, seconds, args.rounds)
+    (one, one_cores, one_busy), (two, two_cores, two_busy) = best_worker_rates(args.devices, warmup, seconds,
+                                                                               args.rounds)
     spin_one, spin_two = best_machine_rates(seconds, args.rounds)
     latency_runs = [transition_latency(args.rate, seconds, warmup) for _ in range(args.rounds)]
     print("latency runs (p50, p99, max ms; received/s): "
@@ -349,9 +354,9 @@ def main() -> None:
     best = f"best of {args.rounds}"
     figures = [
         Figure(SECTION, f"1 worker, {args.devices:,} devices, synthetic source ({best}; "
-               f"{one_cores:.2f} cores)", "readings/s", one),
-        Figure(SECTION, f"2 workers (2 shards), {args.devices:,} devices ({best}; {two_cores:.2f} cores)",
-               "readings/s", two),
+               f"{one_cores:.2f} cores; machine busy {one_busy:.2f})", "readings/s", one),
+        Figure(SECTION, f"2 workers (2 shards), {args.devices:,} devices ({best}; {two_cores:.2f} cores; "
+               f"machine busy {two_busy:.2f})", "readings/s", two),
         Figure(SECTION, "2 workers / 1 worker", "x", two / one, target_min=1.7),
         Figure(SECTION, "2 workers / 1 worker per worker core (readings per CPU-second)", "x",
                (two / two_cores) / (one / one_cores)),
