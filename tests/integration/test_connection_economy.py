@@ -8,6 +8,7 @@ stream takes to its first reading.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -20,6 +21,7 @@ from pacsys_rx.backends.base import Backend
 from pacsys_rx.backends.dmq import DMQBackend
 from pacsys_rx.backends.dpm import DPMBackend
 from pacsys_rx.backends.grpc import GRPCBackend
+from pacsys_rx.backends.grpc.backend import MIN_REISSUE_INTERVAL
 from pacsys_rx.sim import Simulator
 
 COUNT = 500
@@ -102,3 +104,23 @@ def test_separate_dmq_streams_share_a_bounded_pool_of_jobs(dmq_sim: Simulator, v
     backend = DMQBackend(BROKER[0], BROKER[1], vhost, auth=KerberosAuth(), timeout=10.0,
                          stream_jobs=POOL_SIZE)
     check_bounded(backend, dmq_sim, "dmq", "jobs", None)
+
+
+def test_grpc_calls_beyond_the_bound_merge_and_keep_delivering(sim: Simulator) -> None:
+    host, port = sim.endpoints["grpc"].rsplit(":", 1)
+    count = 5
+    seen = [threading.Event() for _ in range(count)]
+    with GRPCBackend(host, int(port), timeout=5.0, stream_calls=2) as backend:
+        subscriptions = []
+        for i in range(count):  # one stream per call lane: each arrives after the previous lane grew old
+            subscriptions.append(backend.stream(f"Z:BANK{i:03d}@p,100").subscribe(
+                lambda _, event=seen[i]: event.set()))
+            wait_until(seen[i].is_set, what=f"stream {i} delivering")
+            time.sleep(MIN_REISSUE_INTERVAL * 1.5)
+        wait_until(lambda: sim.counters("grpc")["read_calls"] <= 2, what="lanes merged down to the bound")
+        for event in seen:
+            event.clear()
+        wait_until(lambda: all(event.is_set() for event in seen), what="every stream still delivering")
+        for subscription in subscriptions:
+            subscription.dispose()
+        wait_until(lambda: sim.counters("grpc")["read_calls"] == 0, what="every call ended")

@@ -405,9 +405,11 @@ class _CallLane:
 
     Added DRFs re-issue the call with every live DRF, at most once per :data:`MIN_REISSUE_INTERVAL`
     (additions in between are batched); released DRFs are dropped from the call at the next re-issue
-    (at once when half of the call is released). The call is also re-issued on UNAVAILABLE/CANCELLED
-    and, with a ``heartbeat_timeout``, when it stays silent that long; each such outage shows as one gap
-    reading per live DRF. The lane's thread ends when its last DRF is released.
+    (at once when half of the call is released). A lane can absorb another: it takes over the other's
+    DRFs, and the other's call runs until the absorbing lane's new call is open. The call is also
+    re-issued on UNAVAILABLE/CANCELLED and, with a ``heartbeat_timeout``, when it stays silent that long;
+    each such outage shows as one gap reading per live DRF. The lane's thread ends when its last DRF is
+    released.
     """
 
     def __init__(self, backend: GRPCBackend) -> None:
@@ -426,8 +428,10 @@ class _CallLane:
         self._reissuing: Any = None
         self._reissue_timer: rxabc.DisposableBase | None = None
         self._last_open = -MIN_REISSUE_INTERVAL
-        self._last_reply = time.monotonic()
+        self._last_reply = self._created = time.monotonic()
         self._silent = False
+        self._absorber: _CallLane | None = None
+        self._retiring: list[_CallLane] = []
 
     # ------------------------------------------------------------------ any thread
 
@@ -446,10 +450,14 @@ class _CallLane:
     def reissue_wait(self, now: float) -> float:
         return max(0.0, self._last_open + MIN_REISSUE_INTERVAL - now)
 
+    def young(self, now: float) -> bool:
+        """Created less than :data:`MIN_REISSUE_INTERVAL` ago: new streams join it (batched)."""
+        return now - self._created < MIN_REISSUE_INTERVAL
+
     def add(self, drfs: Sequence[str], sink: StreamSink) -> bool:
         """Carry ``drfs`` for ``sink`` (from the next re-issue on); False once the lane has stopped."""
         with self._lock:
-            if self._stopped.is_set():
+            if self._stopped.is_set() or self._absorber is not None:
                 return False
             for drf in drfs:
                 self._sinks[drf] = sink
@@ -465,19 +473,37 @@ class _CallLane:
                 self._backend._streams_hub.set_shared(shared, True)
         return True
 
+    def absorb(self, other: _CallLane) -> None:
+        """Take over ``other``'s DRFs; ``other`` stops once this lane's next call is open."""
+        with other._lock, self._lock:  # always in this order: a release on ``other`` sees all or nothing
+            other._absorber = self
+            for drf, sink in other._sinks.items():
+                self._sinks[drf] = sink
+                self._counts[sink] = self._counts.get(sink, 0) + 1
+            self._retiring.append(other)
+            sinks = list(self._counts)
+        for sink in sinks if len(sinks) > 1 else ():
+            self._backend._streams_hub.set_shared(sink, True)
+        self._request_reissue()
+
     def release(self, drf: str, sink: StreamSink) -> None:
         with self._lock:
-            if self._sinks.get(drf) is not sink:
-                return
-            del self._sinks[drf]
-            left = self._counts[sink] - 1
-            if left:
-                self._counts[sink] = left
-            else:
-                del self._counts[sink]
-            alone = next(iter(self._counts)) if len(self._counts) == 1 else None
-            emptied = not self._sinks
-            stale = len(self._call_drfs) > 2 * len(self._sinks)
+            absorber = self._absorber
+            if absorber is None:
+                if self._sinks.get(drf) is not sink:
+                    return
+                del self._sinks[drf]
+                left = self._counts[sink] - 1
+                if left:
+                    self._counts[sink] = left
+                else:
+                    del self._counts[sink]
+                alone = next(iter(self._counts)) if len(self._counts) == 1 else None
+                emptied = not self._sinks
+                stale = len(self._call_drfs) > 2 * len(self._sinks)
+        if absorber is not None:
+            absorber.release(drf, sink)
+            return
         if emptied:
             self.stop()
         elif stale:
@@ -526,7 +552,10 @@ class _CallLane:
                                                       metadata=self._backend._metadata())
             self._last_open = self._last_reply = time.monotonic()
             self._silent = False
-            return self._call
+            call, retiring, self._retiring = self._call, self._retiring, []
+        for lane in retiring:
+            lane.stop()
+        return call
 
     def _mark_connected(self) -> None:
         with self._lock:
@@ -612,7 +641,7 @@ class _CallLane:
             finally:
                 settled.dispose()
                 watch.dispose()
-            if outage.begin(reason):
+            if self._absorber is None and outage.begin(reason):
                 for target in targets:
                     sink = sinks.get(target.drf)
                     if sink is not None:
@@ -622,9 +651,12 @@ class _CallLane:
                 return
 
     def _end(self, error: PacsysError | None) -> None:
-        """Complete (``error`` None) or fail every live DRF's subscribers; the lane stops."""
+        """Complete (``error`` None) or fail every live DRF's subscribers; the lane stops (quietly once
+        absorbed: the DRFs are the absorbing lane's)."""
         with self._lock:
             self._stopped.set()
+            if self._absorber is not None:
+                return
             by_sink: dict[StreamSink, list[str]] = {}
             for drf, sink in self._sinks.items():
                 by_sink.setdefault(sink, []).append(drf)
@@ -660,8 +692,8 @@ class GRPCBackend(ReportsHealth, Backend):
     ``backoff`` is the reconnect policy of streams (each call works on its own ``backoff.fresh()``);
     ``heartbeat_timeout`` (off by default: the DAQ service sends no heartbeats) re-issues a stream call
     that delivered nothing for that many seconds, so pick it above the slowest event of your streams.
-    ``stream_calls`` bounds the ``Read`` calls (and their threads) that carry streams: the first
-    ``stream()`` calls get one each, later ones join the call that may be re-issued soonest.
+    ``stream_calls`` bounds the ``Read`` calls (and their threads) that carry streams: ``stream()`` calls
+    within 0.1 s share a new call; beyond ``stream_calls`` calls the two smallest merge into one.
     """
 
     name = "grpc"
@@ -822,15 +854,26 @@ class GRPCBackend(ReportsHealth, Backend):
                 return _LaneSubscription(lane, sink)
 
     def _lane_for_new_stream(self) -> _CallLane:
-        """A new call while fewer than ``stream_calls`` run, else the one that may be re-issued soonest
-        (the fewest DRFs among equals)."""
+        """The lane new streams join: the youngest while it is young (so a burst of ``stream()`` calls
+        shares one call), else a new one; with ``stream_calls`` lanes running, the two smallest merge
+        first. New streams thus never wait for a large call to be re-issued."""
+        merge: tuple[_CallLane, _CallLane] | None = None
         with self._lock:
             self._lanes = [lane for lane in self._lanes if not lane.finished]
-            if len(self._lanes) < self.stream_calls:
-                self._lanes.append(_CallLane(self))
-                return self._lanes[-1]
             now = time.monotonic()
-            return min(self._lanes, key=lambda lane: (lane.reissue_wait(now), lane.drf_count))
+            if self._lanes and self._lanes[-1].young(now):
+                return self._lanes[-1]
+            if len(self._lanes) >= self.stream_calls:
+                if len(self._lanes) == 1:
+                    return self._lanes[0]
+                smaller, larger = sorted(self._lanes, key=lambda lane: lane.drf_count)[:2]
+                self._lanes.remove(smaller)
+                merge = smaller, larger
+            lane = _CallLane(self)
+            self._lanes.append(lane)
+        if merge is not None:
+            merge[1].absorb(merge[0])
+        return lane
 
     def _close_transport(self) -> None:
         with self._lock:
