@@ -3,18 +3,20 @@
 For DPM/HTTP, gRPC and DMQ in turn, against a simulator in its own process (its counters read over a
 pipe) with a catalogue of 10,100 devices:
 
-* the 10,000 streams are subscribed in a loop; once every one has had its first reading, the figures
-  are the simulator's connections (DPM/HTTP), ``Read`` calls (gRPC) or jobs (DMQ), the client's
-  ``pacsys-rx`` threads, and the growth of the client's resident memory;
+* the 10,000 streams are subscribed in a loop; once every one has had its first reading (and lanes
+  still merging have settled, at most 15 s), the figures are the simulator's connections (DPM/HTTP),
+  ``Read`` calls (gRPC) or jobs (DMQ), the client's ``pacsys-rx`` threads, and the growth of the
+  client's resident memory;
 * then ``--probes`` new streams, one every ``--probe-interval`` seconds, each timed from ``stream()``
   to its first reading (p50, p99);
 * the client's CPU per reading over ``--seconds`` of the 10,000 readings/s;
 * finally every stream is disposed, and the figure is what the simulator still holds after at most
   15 s (its subscriptions, list entries, calls or jobs, and connections).
 
-New DRFs join a running list (DPM/HTTP), call (gRPC) or job (DMQ) by restarting it at most every 0.1 s
-per connection: a new stream waits for no restart while streams arrive at most pool-size times per
-0.1 s (40/s with the defaults); faster arrivals are batched and wait up to 0.1 s.
+DPM/HTTP adds new DRFs to a running list by restarting it, at most every 0.1 s per connection: a new
+stream waits for no restart while streams arrive at most pool-size times per 0.1 s (40/s with the
+default 4 connections); faster arrivals are batched and wait up to 0.1 s. gRPC and DMQ put the streams
+of each 0.1 s into a new call or job and merge the two smallest beyond their bound.
 
 Run: ``.venv/bin/python benchmarks/bench_streams.py [--count 10000] [--json FILE]``.
 """
@@ -161,7 +163,7 @@ def measure(section: str, backend: Backend, sim: RemoteSimulator, server: str, c
     first_all_s = time.perf_counter() - began
     print(f"{section}: {count:,} streams subscribed in {subscribed_s:.1f} s, every first reading after "
           f"{first_all_s:.1f} s ({'all' if all_first else 'NOT all'})", flush=True)
-    time.sleep(2.0)
+    wait_for(lambda: sim.counters(server)[channels] <= channel_bound, SETTLE_S)  # merges may still run
     held_channels = sim.counters(server)[channels]
     threads = client_threads() - threads_before
     rss_growth = rss_mb() - rss_before

@@ -52,8 +52,8 @@ class DMQBackend(ReportsHealth, Backend):
     ``connection_name`` (shown by ``rabbitmqctl list_connections``) defaults to a unique
     ``pacsys_rx-dmq-<uuid>``. Heartbeat, liveness and session intervals are in seconds; ``backoff``
     is the reconnect policy of the broker connection. ``stream_jobs`` bounds the jobs (channels) that
-    carry streams: the first ``stream()`` calls get one each, later ones join the job that may be
-    replaced soonest (a job's DRFs are fixed, so added DRFs start a new job for all of its DRFs).
+    carry streams: ``stream()`` calls within 0.1 s share a new job, and beyond ``stream_jobs`` jobs the
+    two smallest merge (a job's DRFs are fixed, so a merge starts one new job for both).
     """
 
     name = "dmq"
@@ -129,17 +129,30 @@ class DMQBackend(ReportsHealth, Backend):
     # ------------------------------------------------------------------ I/O thread
 
     def _attach(self, drfs: Sequence[str], sink: StreamSink) -> None:
-        """Put ``sink``'s DRFs on a new lane while fewer than ``stream_jobs`` run, else on the lane that
-        may start its next job soonest (the fewest DRFs among equals)."""
-        if len(self._lanes) < self.stream_jobs:
-            server = f"{self.settings.host}:{self.settings.port}/{self.settings.vhost}"
-            lane = StreamLane(self._io, self.health_board.link(server), self._lanes.remove)
-            self._lanes.append(lane)
+        """Put ``sink``'s DRFs on the youngest lane while it is young (a burst of ``stream()`` calls
+        shares one job), else on a new lane; with ``stream_jobs`` lanes running, the two smallest merge
+        first. New streams thus never wait for a large job to be replaced."""
+        now = time.monotonic()
+        if self._lanes and self._lanes[-1].young(now):
+            lane = self._lanes[-1]
+        elif len(self._lanes) >= self.stream_jobs and len(self._lanes) == 1:
+            lane = self._lanes[0]
         else:
-            now = time.monotonic()
-            lane = min(self._lanes, key=lambda lane: (lane.reissue_wait(now), len(lane.sinks)))
+            if len(self._lanes) >= self.stream_jobs:
+                smaller, larger = sorted(self._lanes, key=lambda lane: len(lane.sinks))[:2]
+                self._lanes.remove(smaller)
+                larger.absorb(smaller)
+                for moved in smaller.counts:
+                    self._lane_of[moved] = larger
+            server = f"{self.settings.host}:{self.settings.port}/{self.settings.vhost}"
+            lane = StreamLane(self._io, self.health_board.link(server), self._forget_lane)
+            self._lanes.append(lane)
         self._lane_of[sink] = lane
         lane.add(drfs, sink)
+
+    def _forget_lane(self, lane: StreamLane) -> None:
+        if lane in self._lanes:
+            self._lanes.remove(lane)
 
     def _release(self, drf: str, sink: StreamSink) -> None:
         lane = self._lane_of.get(sink)

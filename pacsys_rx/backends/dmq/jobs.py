@@ -423,7 +423,9 @@ class StreamLane:
 
     Added DRFs start a new job for every live DRF (at most once per :data:`MIN_REISSUE_INTERVAL`) and
     dispose the previous one; released DRFs leave at the next new job (at once when half of the job is
-    released). Each outage of the job shows as one gap reading per live DRF.
+    released). Each outage of the job shows as one gap reading per live DRF. A lane can absorb another:
+    it takes over the other's DRFs, and the other's job runs until the absorbing lane's new job is
+    acknowledged.
     """
 
     def __init__(self, io: JobHost, health: HealthLink | None = None,
@@ -436,11 +438,35 @@ class StreamLane:
         self.outage = Outage(health)
         self.job: StreamJob | None = None
         self.closed = False
+        self.absorbed = False
+        """Its DRFs belong to another lane now: its job only delivers until that lane's job is up."""
+        self.retiring: list[StreamLane] = []
+        self.created = time.monotonic()
         self._planned = False
         self._last_start = -MIN_REISSUE_INTERVAL
 
     def reissue_wait(self, now: float) -> float:
         return max(0.0, self._last_start + MIN_REISSUE_INTERVAL - now)
+
+    def young(self, now: float) -> bool:
+        """Created less than :data:`MIN_REISSUE_INTERVAL` ago: new streams join it (batched)."""
+        return now - self.created < MIN_REISSUE_INTERVAL
+
+    def absorb(self, other: StreamLane) -> None:
+        """Take over ``other``'s DRFs; ``other``'s job is disposed once this lane's next job is up."""
+        other.absorbed = True
+        for drf, sink in other.sinks.items():
+            self.sinks[drf] = sink
+            self.counts[sink] = self.counts.get(sink, 0) + 1
+        self.retiring.append(other)
+        self._plan()
+
+    def retire(self) -> None:
+        """Dispose an absorbed lane's job (its DRFs are delivered by the absorbing lane)."""
+        self.closed = True
+        self.outage.close()
+        if self.job is not None:
+            self.job.close()
 
     def add(self, drfs: Sequence[str], sink: StreamSink) -> None:
         for drf in drfs:
@@ -469,6 +495,9 @@ class StreamLane:
         self.outage.close()
         if self.job is not None:
             self.job.close()
+        retiring, self.retiring = self.retiring, []
+        for absorbed in retiring:
+            absorbed.retire()
         if self._on_closed is not None:
             self._on_closed(self)
 
@@ -543,15 +572,19 @@ class StreamJob(_ReadingJob):
             sink.emit(client_error(key[2:], GENERIC_ERROR, f"undecodable DMQ reply: {error}"))
 
     def on_pending(self) -> None:
-        if self.lane.job is not self:
+        lane = self.lane
+        if lane.job is not self:
             return
-        self.lane.outage.end()
-        for sink in list(self.lane.counts):
+        lane.outage.end()
+        retiring, lane.retiring = lane.retiring, []
+        for absorbed in retiring:
+            absorbed.retire()
+        for sink in list(lane.counts):
             sink.mark_connected()
 
     def interrupted(self, reason: str) -> None:
         lane = self.lane
-        if lane.job is not self or not lane.outage.begin(reason):
+        if lane.job is not self or lane.absorbed or not lane.outage.begin(reason):
             return
         for drf, device in zip(self.requests, self.devices, strict=True):
             sink = lane.sinks.get(drf)
@@ -559,7 +592,7 @@ class StreamJob(_ReadingJob):
                 sink.emit(gap_reading(drf, device, BACKEND, reason))
 
     def fail(self, error: PacsysError) -> None:
-        if self.lane.job is self:
+        if self.lane.job is self and not self.lane.absorbed:
             self.lane.fail(self.requests, error)
         self.close()
 
