@@ -221,13 +221,9 @@ def decode(data: bytes) -> Record:
         shard, replica = reader.shard()
         record = Transition(shard, replica, reader.event())
     elif kind is Kind.SNAPSHOT:
-        shard, replica = reader.shard()
-        taken_at = reader.time()
-        part, parts, count = reader.unpack(">III")
-        if part >= parts:
-            raise ProtocolError(f"snapshot part {part} of {parts}", offset=reader.offset)
+        header, count = _snapshot_header(reader)
         events = tuple(reader.event() for _ in range(count))
-        record = SnapshotPart(shard, replica, taken_at, part, parts, events)
+        record = dataclasses.replace(header, events=events)
     elif kind is Kind.COMMAND:
         action = reader.choice(Action)
         device = reader.text()
@@ -253,6 +249,23 @@ def decode(data: bytes) -> Record:
     if reader.offset != len(data):
         raise ProtocolError("trailing bytes after the message", offset=reader.offset)
     return record
+
+
+def peek_snapshot(data: bytes) -> SnapshotPart:
+    """The snapshot part of ``data`` without its events (ProtocolError if it is not a snapshot part)."""
+    if peek_kind(data) is not Kind.SNAPSHOT:
+        raise ProtocolError("not a snapshot part", offset=1)
+    return _snapshot_header(_Reader(data, 2))[0]
+
+
+def _snapshot_header(reader: _Reader) -> tuple[SnapshotPart, int]:
+    """A snapshot part with no events yet, and how many events follow."""
+    shard, replica = reader.shard()
+    taken_at = reader.time()
+    part, parts, count = reader.unpack(">III")
+    if part >= parts:
+        raise ProtocolError(f"snapshot part {part} of {parts}", offset=reader.offset)
+    return SnapshotPart(shard, replica, taken_at, part, parts, ()), count
 
 
 def _header(out: bytearray, kind: Kind) -> None:

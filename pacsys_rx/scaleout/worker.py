@@ -49,6 +49,7 @@ from .codec import (
     encode,
     output_of,
     peek_kind,
+    peek_snapshot,
 )
 from .sharding import Shard
 from .state import ShardState
@@ -179,8 +180,13 @@ class Worker:
                  len(self.state.states))
 
     def _deliver(self, offset: int, data: bytes) -> None:
-        if not self._restoring and peek_kind(data) not in (Kind.COMMAND, Kind.SNAPSHOT):
-            return
+        if not self._restoring:
+            kind = peek_kind(data)
+            if kind is Kind.SNAPSHOT:  # only indexed: the events are not decoded
+                with self._lock:
+                    self._index_snapshot(offset, peek_snapshot(data))
+            if kind is not Kind.COMMAND:
+                return
         record = decode(data)
         with self._lock:
             self._index_snapshot(offset, record)

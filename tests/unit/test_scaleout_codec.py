@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -26,7 +27,7 @@ from pacsys_rx.scaleout import (
     encode,
     output_of,
 )
-from pacsys_rx.scaleout.codec import VERSION
+from pacsys_rx.scaleout.codec import VERSION, peek_snapshot
 
 texts = st.text(max_size=40)
 times = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
@@ -108,3 +109,13 @@ def test_a_dataclass_output_keeps_its_type_device_and_fields():
 def test_an_output_without_a_device_is_refused():
     with pytest.raises(TypeError, match="device field"):
         output_of(Shard(0, 1), "a", 42.0)
+
+
+@given(records)
+def test_a_snapshot_header_is_read_without_its_events(record):
+    data = encode(record)
+    if isinstance(record, SnapshotPart):
+        assert peek_snapshot(data) == dataclasses.replace(record, events=())
+    else:
+        with pytest.raises(ProtocolError, match="not a snapshot"):
+            peek_snapshot(data)
