@@ -241,14 +241,15 @@ class Worker:
         return self._replaying_on == threading.get_ident()
 
     def _observe(self, reading: Reading) -> None:
-        """Count ``reading`` and keep it among its device's last readings (a gap empties them)."""
+        """Count ``reading`` and keep it among its device's last readings if its value is a number, a
+        bool or none (an error); a gap empties them. Arrays and text are not kept (message size)."""
         self.readings += 1
         kept = self._recent.get(reading.device)
         if kept is None:
             kept = self._recent[reading.device] = deque(maxlen=self.options.recent_readings)
         if reading.is_gap:
             kept.clear()
-        else:
+        elif reading.value is None or isinstance(reading.value, (int, float)):
             kept.append(reading)
 
     def _replayed_readings(self) -> list[Reading]:
