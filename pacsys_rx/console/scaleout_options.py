@@ -11,7 +11,8 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("stream")
     group.add_argument("--stream", required=True, help="RabbitMQ stream that carries the alarm state")
     group.add_argument("--broker", default=DEFAULT_STREAM_URL,
-                       help=f"stream-protocol URL of the broker (default {DEFAULT_STREAM_URL})")
+                       help="stream-protocol URL of the broker (default "
+                            + DEFAULT_STREAM_URL.replace("%", "%%") + ")")
 
 
 def stream_broker(args: argparse.Namespace) -> StreamBroker:
