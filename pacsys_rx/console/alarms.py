@@ -7,6 +7,7 @@ import json
 import queue
 import sys
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.live import Live
@@ -50,11 +51,21 @@ def record_json(record: Record) -> str:
         fields = {"type": "command", "action": record.action.name.lower(), "device": record.device,
                   "issued_at": record.issued_at.isoformat(), "origin": record.origin}
     elif isinstance(record, Output):
-        fields = {**dict(record.fields), "type": "output", "output": record.type, "shard": str(record.shard),
-                  "replica": record.replica, "device": record.device}
+        fields = {**{name: json_value(value) for name, value in record.fields}, "type": "output",
+                  "output": record.type, "shard": str(record.shard), "replica": record.replica,
+                  "device": record.device}
     else:
         fields = {"type": type(record).__name__.lower()}
     return json.dumps(fields, default=str)
+
+
+def json_value(value: Any) -> Any:
+    """Times as ISO 8601 text, durations as seconds, anything else as it is."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
 
 
 def event_fields(event: AlarmEvent) -> dict[str, Any]:
