@@ -28,6 +28,7 @@ from _common import REFERENCE_PYTHON, ROOT, Figure, Run, load_results, number
 BENCHMARKS = ROOT / "benchmarks"
 PAGE = ROOT / "docs" / "performance.md"
 PLOT = ROOT / "docs" / "performance.png"
+PROFILES = ROOT / "docs" / "profiles"
 BACKENDS = ("DPM/HTTP", "DPM/gRPC", "DMQ")
 
 
@@ -53,6 +54,8 @@ SUITE = (
     Benchmark("bench_dpm.py", window(4, 2), window(10, 3)),
     Benchmark("bench_grpc.py", window(4, 2), window(10, 3)),
     Benchmark("bench_dmq.py", window(4, 2), window(10, 3)),
+    Benchmark("bench_streams.py", ("--count", "2000", "--probes", "20", "--seconds", "3"), ()),
+    Benchmark("profile_hot_paths.py", ("--seconds", "4", "--warmup", "2"), ()),
     Benchmark("bench_scaleout.py", ("--quick",), ()),
     Benchmark("soak.py", ("--minutes", "0.5"), ("--minutes", "0.5")),
 )
@@ -218,6 +221,13 @@ def write_page(outcomes: list[Outcome], load_before: tuple[float, float, float],
         "Every measuring window of the backend benchmarks, pacsys_rx and pacsys alike.",
         "",
         *run_rows(outcomes),
+        "",
+        "## Profiles",
+        "",
+        "py-spy flame graphs of each backend's client at its highest rate "
+        "(`benchmarks/profile_hot_paths.py`; open them in a browser to zoom into a frame):",
+        "",
+        *(f"- [{svg.stem}](profiles/{svg.name})" for svg in sorted(PROFILES.glob("*.svg"))),
         "",
         "## Scripts",
         "",
