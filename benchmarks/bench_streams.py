@@ -13,6 +13,8 @@ pipe) with a catalogue of 10,100 devices:
 * finally every stream is disposed, and the figure is what the simulator still holds after at most
   15 s (its subscriptions, list entries, calls or jobs, and connections).
 
+Each backend runs in a process of its own (so its memory growth is its own).
+
 DPM/HTTP adds new DRFs to a running list by restarting it, at most every 0.1 s per connection: a new
 stream waits for no restart while streams arrive at most pool-size times per 0.1 s (40/s with the
 default 4 connections); faster arrivals are batched and wait up to 0.1 s. gRPC and DMQ put the streams
@@ -38,7 +40,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, Figure, add_json_option, percentile, publish
+from _common import ROOT, Figure, add_json_option, load_results, percentile, publish
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -225,6 +227,16 @@ def kerberos_broker() -> Iterator[tuple[str, dict[str, str], str]]:
         subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True)
 
 
+def run_alone(backend: str, args: argparse.Namespace) -> list[Figure]:
+    """This script for one backend in a process of its own; its figures."""
+    with tempfile.TemporaryDirectory() as scratch:
+        result = Path(scratch) / "result.json"
+        subprocess.run([sys.executable, __file__, "--backends", backend, "--count", str(args.count),
+                        "--probes", str(args.probes), "--probe-interval", str(args.probe_interval),
+                        "--seconds", str(args.seconds), "--json", str(result)], check=False)
+        return load_results(result)[0] if result.exists() else []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
@@ -235,6 +247,10 @@ def main() -> None:
     add_json_option(parser)
     args = parser.parse_args()
     chosen = args.backends.split(",")
+    if len(chosen) > 1:  # one process per backend: each one's memory growth is its own
+        publish("bench_streams", [figure for backend in chosen for figure in run_alone(backend, args)], [],
+                args.json, echo=False)
+        return
     global DIGITS
     DIGITS = max(3, len(str(args.count + EXTRA - 1)))
     figures: list[Figure] = []
