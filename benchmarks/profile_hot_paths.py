@@ -4,8 +4,8 @@ For DPM/HTTP one stream of the 1000-device bank at ``@p,2`` (500,000 readings/s 
 ``@p,5`` (200,000/s: beyond that the simulator's gRPC server is the limit), for DMQ at ``@p,10``
 (100,000/s offered, through the local broker and a throwaway Kerberos realm), each against its own
 simulator process, so the profile shows where the client's CPU goes at its highest rate. py-spy samples
-this process for ``--seconds`` after ``--warmup``; the SVG is ``docs/profiles/<backend>.svg`` and the
-frames with the most samples of their own are printed.
+this process for ``--seconds`` after ``--warmup``; the SVG is ``docs/profiles/<backend>.svg``, and the
+frames with the most samples of their own are printed and written to ``docs/profiles/<backend>.txt``.
 
 Needs the ``py-spy`` executable next to this interpreter (``pip install py-spy``, in the ``dev`` extra).
 Run: ``.venv/bin/python benchmarks/profile_hot_paths.py [--seconds 8] [--warmup 3] [--json FILE]``.
@@ -79,10 +79,12 @@ def profile(name: str, make: Callable[[], Backend], drfs: list[str], seconds: fl
             per_reading = (time.process_time() - cpu) / max(1, counter.count - first) * 1e6
         finally:
             subscription.dispose()
-    print(f"{name}: {rate:,.0f} readings/s while profiled, {per_reading:.2f} µs CPU/reading (py-spy "
-          f"included); flame graph docs/profiles/{name}.svg", flush=True)
-    for frame in frames:
-        print(f"    {frame}", flush=True)
+    summary = [f"{rate:,.0f} readings/s while profiled, {per_reading:.2f} µs CPU/reading (py-spy included); "
+               "frames with the most samples of their own:", *frames]
+    (PROFILES / f"{name}.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")
+    print(f"{name}: flame graph docs/profiles/{name}.svg", flush=True)
+    for line in summary:
+        print(f"    {line}", flush=True)
     return Figure(name, "hot path at capacity while profiled (py-spy running)", "readings/s", rate)
 
 

@@ -188,6 +188,19 @@ def run_rows(outcomes: list[Outcome]) -> list[str]:
     return rows
 
 
+def profile_lines() -> list[str]:
+    """A link per flame graph, with the summary ``profile_hot_paths.py`` wrote beside it."""
+    lines = []
+    for svg in sorted(PROFILES.glob("*.svg")):
+        lines.append(f"- [{svg.stem}](profiles/{svg.name})")
+        summary = svg.with_suffix(".txt")
+        if summary.exists():
+            head, *frames = summary.read_text(encoding="utf-8").splitlines()
+            lines.append(f"  {head}")
+            lines += [f"    - `{frame.strip()}`" for frame in frames]
+    return lines
+
+
 def write_page(outcomes: list[Outcome], load_before: tuple[float, float, float], quick: bool) -> None:
     failures = [outcome for outcome in outcomes if outcome.error]
     lines = [
@@ -227,7 +240,7 @@ def write_page(outcomes: list[Outcome], load_before: tuple[float, float, float],
         "py-spy flame graphs of each backend's client at its highest rate "
         "(`benchmarks/profile_hot_paths.py`; open them in a browser to zoom into a frame):",
         "",
-        *(f"- [{svg.stem}](profiles/{svg.name})" for svg in sorted(PROFILES.glob("*.svg"))),
+        *profile_lines(),
         "",
         "## Scripts",
         "",
