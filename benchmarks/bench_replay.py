@@ -1,7 +1,7 @@
 """Replay benchmark: hours of 1 Hz history for 100 devices through the cookbook's alarm pipeline
 (``limits`` + ``alarm_delay``) on a HistoricalScheduler, each reading at its own timestamp.
 
-Run: ``.venv/bin/python benchmarks/bench_replay.py [--hours H] [--devices N]``
+Run: ``.venv/bin/python benchmarks/bench_replay.py [--hours H] [--devices N] [--json FILE]``
 
 The readings are built in memory first (not timed); the figure is the wall time of ``replay`` and
 its projection to 24 hours (linear in the number of readings: one scheduled action per instant and
@@ -15,6 +15,7 @@ import math
 import time
 from datetime import datetime, timedelta, timezone
 
+from _common import Figure, add_json_option, publish
 from reactivex import Observable
 
 from pacsys_rx import operators as ops
@@ -41,16 +42,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hours", type=float, default=1.0, help="hours of history replayed (default 1)")
     parser.add_argument("--devices", type=int, default=100, help="devices (default 100)")
+    add_json_option(parser)
     options = parser.parse_args()
     readings = build(options.hours, options.devices)
     began = time.perf_counter()
     events = replay(readings, alarm_pipeline)
     elapsed = time.perf_counter() - began
     per_day = elapsed * 24.0 / options.hours
-    print(f"replay: {len(readings):,} readings ({options.hours:g} h x {options.devices} devices) "
-          f"in {elapsed:.2f} s, {elapsed / len(readings) * 1e6:.2f} µs/reading, {len(events):,} alarm events")
-    print(f"projected 24 h x {options.devices} devices: {per_day:.1f} s "
-          f"({'meets' if per_day <= TARGET_S else 'misses'} the {TARGET_S:g} s target)")
+    what = f"{options.hours:g} h x {options.devices} devices, limits + alarm_delay"
+    publish("bench_replay.py", [
+        Figure("replay", f"{len(readings):,} readings ({what}; {len(events):,} alarm events)", "µs/reading",
+               elapsed / len(readings) * 1e6, higher_is_better=False),
+        Figure("replay", f"24 h x {options.devices} devices"
+               + ("" if options.hours == 24 else f" (projected from {options.hours:g} h)"), "s", per_day,
+               higher_is_better=False, target_max=TARGET_S),
+    ], json_path=options.json)
 
 
 if __name__ == "__main__":

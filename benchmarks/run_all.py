@@ -57,6 +57,7 @@ SUITE = (
     Benchmark("bench_streams.py", ("--count", "2000", "--probes", "20", "--seconds", "3"), ()),
     Benchmark("profile_hot_paths.py", ("--seconds", "4", "--warmup", "2"), ()),
     Benchmark("bench_scaleout.py", ("--quick",), ()),
+    Benchmark("bench_replay.py", ("--hours", "1"), ("--hours", "24")),
     Benchmark("soak.py", ("--minutes", "0.5"), ("--minutes", "0.5")),
 )
 
