@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import struct
@@ -66,12 +67,14 @@ def message_from_vector(vector: dict[str, Any]) -> Any:
 
 
 def canonical(message: Any) -> Any:
-    """A comparable form: NaN becomes a marker and floats keep their sign bit."""
+    """A comparable form: floats as their bytes (NaN equals NaN, the sign bit counts), inside structs too."""
     def fix(value: Any) -> Any:
         if isinstance(value, float):
             return ("float", struct.pack(">d", value))
         if isinstance(value, list):
             return [fix(v) for v in value]
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return type(value), [fix(getattr(value, f.name)) for f in dataclasses.fields(value)]
         return value
     return type(message), {key: fix(value) for key, value in vars(message).items()}
 
