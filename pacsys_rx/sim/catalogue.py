@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pacsys_rx.digital import BASIC_CONTROL_EFFECTS
 from pacsys_rx.protocols.raw_formats import (
     DEC_F_MAX,
     FLOAT_FORMATS,
@@ -38,18 +39,7 @@ OTHER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:-]{2,63}$")
 STATUS_ATTRIBUTES = ("on", "ready", "remote", "positive", "ramp")
 DEFAULT_STATUS_BITS = {name: 1 << bit for bit, name in enumerate(STATUS_ATTRIBUTES)}
 DEFAULT_BIT_NAMES = {"on": "On", "ready": "Ready", "remote": "Remote", "positive": "Positive", "ramp": "Ramp"}
-COMMAND_EFFECTS: dict[str, tuple[str, bool]] = {
-    "RESET": ("ready", True),
-    "ON": ("on", True),
-    "OFF": ("on", False),
-    "POSITIVE": ("positive", True),
-    "NEGATIVE": ("positive", False),
-    "RAMP": ("ramp", True),
-    "DC": ("ramp", False),
-    "LOCAL": ("remote", False),
-    "REMOTE": ("remote", True),
-    "TRIP": ("ready", False),
-}
+COMMAND_EFFECTS = BASIC_CONTROL_EFFECTS
 """What a basic-control command of that name does to the status; other names change nothing."""
 RAMP_PRIMARY_SCALE = 1.0 / 3276.8
 """A ramp card's raw to primary factor (the common transform adds C1/C2)."""
