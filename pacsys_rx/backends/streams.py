@@ -27,7 +27,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, cast
+from typing import ClassVar, Protocol, cast
 
 from reactivex import abc as rxabc
 from reactivex.disposable import Disposable
@@ -76,6 +76,23 @@ class ServerSubscription:
     def release(self, drf: str) -> None:
         """Stop delivering ``drf``; the subscription closes on the server when none is left."""
         raise NotImplementedError
+
+
+class SharedLane(Protocol):
+    """A connection or call that carries the DRFs of several sinks."""
+
+    def release(self, drf: str, sink: StreamSink) -> None: ...
+
+
+class LaneSubscription(ServerSubscription):
+    """One sink's DRFs on a shared lane (a DPM/HTTP connection, a gRPC call)."""
+
+    def __init__(self, lane: SharedLane, sink: StreamSink) -> None:
+        self.lane = lane
+        self._sink = sink
+
+    def release(self, drf: str) -> None:
+        self.lane.release(drf, self._sink)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from pacsys_rx.backends.base import (
 from pacsys_rx.backends.dpm.connection import HEARTBEAT_LIMIT, DpmConnection, SocketTransport, trace_enabled
 from pacsys_rx.backends.dpm.jobs import ReadJob, ReadPool, StreamLane, WriteJob
 from pacsys_rx.backends.health import ReportsHealth
+from pacsys_rx.backends.streams import LaneSubscription
 from pacsys_rx.errors import AuthenticationError
 from pacsys_rx.kerberos import check_credentials
 from pacsys_rx.transport import Backoff, resolve_host, resolve_port
@@ -118,7 +119,7 @@ class DPMBackend(ReportsHealth, Backend):
         while True:
             lane = self._lane_for_new_stream()
             if lane.add(drfs, sink):
-                return _Subscription(lane, sink)
+                return LaneSubscription(lane, sink)
 
     def _lane_for_new_stream(self) -> StreamLane:
         """A new stream connection while fewer than ``pool_size`` run, else the one that may restart its
@@ -147,12 +148,3 @@ class DPMBackend(ReportsHealth, Backend):
             lane.stop()
 
 
-class _Subscription(ServerSubscription):
-    """One sink's DRFs on a stream connection."""
-
-    def __init__(self, lane: StreamLane, sink: StreamSink) -> None:
-        self.lane = lane
-        self._sink = sink
-
-    def release(self, drf: str) -> None:
-        self.lane.release(drf, self._sink)

@@ -44,6 +44,7 @@ from pacsys_rx.backends.grpc.devdb_alarms import (
 )
 from pacsys_rx.backends.health import ReportsHealth
 from pacsys_rx.backends.history import is_chunked
+from pacsys_rx.backends.streams import LaneSubscription
 from pacsys_rx.drf import Field, Property, parse_request
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, DeviceError, PacsysError
 from pacsys_rx.model import AcnetStatus, DeviceMeta, Reading, TimedArray, ValueType, WriteResult
@@ -668,17 +669,6 @@ class _CallLane:
                 sink.fail(drfs, error)
 
 
-class _LaneSubscription(ServerSubscription):
-    """One sink's DRFs on a call lane."""
-
-    def __init__(self, lane: _CallLane, sink: StreamSink) -> None:
-        self.lane = lane
-        self._sink = sink
-
-    def release(self, drf: str) -> None:
-        self.lane.release(drf, self._sink)
-
-
 class GRPCBackend(ReportsHealth, Backend):
     """DPM over gRPC: reads, streams and (with a JWT) writes; device metadata from DevDB.
 
@@ -851,7 +841,7 @@ class GRPCBackend(ReportsHealth, Backend):
         while True:
             lane = self._lane_for_new_stream()
             if lane.add(drfs, sink):
-                return _LaneSubscription(lane, sink)
+                return LaneSubscription(lane, sink)
 
     def _lane_for_new_stream(self) -> _CallLane:
         """The lane new streams join: the youngest while it is young (so a burst of ``stream()`` calls
