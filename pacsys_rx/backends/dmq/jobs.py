@@ -453,12 +453,14 @@ class StreamLane:
         return now - self.created < MIN_REISSUE_INTERVAL
 
     def absorb(self, other: StreamLane) -> None:
-        """Take over ``other``'s DRFs; ``other``'s job is disposed once this lane's next job is up."""
+        """Take over ``other``'s DRFs; ``other``'s job, and those of the lanes ``other`` absorbed, are
+        disposed once this lane's next job is up."""
         other.absorbed = True
         for drf, sink in other.sinks.items():
             self.sinks[drf] = sink
             self.counts[sink] = self.counts.get(sink, 0) + 1
-        self.retiring.append(other)
+        self.retiring += [other, *other.retiring]
+        other.retiring = []
         self._plan()
 
     def retire(self) -> None:
