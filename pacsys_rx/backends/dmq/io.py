@@ -20,6 +20,7 @@ from typing import Any
 import pika
 from pika.adapters.select_connection import IOLoop
 
+from pacsys_rx.backends.dmq.frames import Delivery, DeliveryReader
 from pacsys_rx.backends.dmq.jobs import FIRST_REPLY_WAIT, Job, WriteOp, WriteSession
 from pacsys_rx.backends.dmq.settings import DEFAULT_BACKOFF, DmqSettings
 from pacsys_rx.backends.dmq.values import BACKEND, GENERIC_ERROR
@@ -31,6 +32,8 @@ log = logging.getLogger("pacsys_rx.dmq")
 FERMILAB_PREFIXES = ((0x83E10000, 16), (0xC0BED800, 22), (0xC631D000, 24))
 """131.225.0.0/16, 192.190.216.0/22 and 198.49.208.0/24."""
 FALLBACK_HOST_ADDRESS = bytes((131, 225, 142, 68))
+RECV_BYTES = 256 * 1024
+"""Bytes per socket read: a tick of 1000 deliveries is about 100 KB (pika reads 4 KB at a time)."""
 
 __all__ = ["DEFAULT_BACKOFF", "DmqIo", "DmqSettings", "host_address"]
 
@@ -47,6 +50,46 @@ def host_address(probe: tuple[str, int] = ("131.225.142.68", 5672)) -> bytes:
     if any(number >> (32 - bits) == prefix >> (32 - bits) for prefix, bits in FERMILAB_PREFIXES):
         return address
     return FALLBACK_HOST_ADDRESS
+
+
+Consumer = Callable[[str, "str | None", bytes], None]
+"""Takes a delivery's routing key, correlation id and body."""
+
+
+class DeliveringConnection(pika.SelectConnection):
+    """pika's connection, except that deliveries on channels in :attr:`consumers` are put together by
+    :class:`~pacsys_rx.backends.dmq.frames.DeliveryReader` and handed straight to their consumer (pika
+    decodes every other frame), and the socket is read :data:`RECV_BYTES` at a time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.consumers: dict[int, Consumer] = {}
+        self._reader = DeliveryReader(self.consumers)
+        super().__init__(*args, **kwargs)
+
+    def consume(self, channel: Any, consumer: Consumer) -> None:
+        """Deliveries on ``channel`` go to ``consumer`` from now on."""
+        self.consumers[channel.channel_number] = consumer
+
+    def stop_consuming(self, channel: Any, consumer: Consumer) -> None:
+        """Deliveries on ``channel`` no longer go to ``consumer`` (the channel is closing)."""
+        number = channel.channel_number
+        if self.consumers.get(number) == consumer:
+            del self.consumers[number]
+            self._reader.forget(number)
+
+    def _proto_connection_made(self, transport: Any) -> None:
+        super()._proto_connection_made(transport)
+        transport._MAX_RECV_BYTES = RECV_BYTES
+
+    def _on_data_available(self, data_in: bytes) -> None:
+        self.bytes_received += len(data_in)
+        for item in self._reader.feed(data_in):
+            if type(item) is Delivery:
+                consumer = self.consumers.get(item.channel)
+                if consumer is not None:
+                    consumer(item.routing_key, item.correlation_id, item.body)
+            else:
+                self._process_frame(pika.frame.decode_frame(item)[1])
 
 
 class DmqIo:
@@ -172,7 +215,7 @@ class DmqIo:
             client_properties={"connection_name": s.connection_name, "product": "pacsys_rx"},
         )
         self._connecting = True
-        pika.SelectConnection(parameters, on_open_callback=self._on_open,
+        DeliveringConnection(parameters, on_open_callback=self._on_open,
                               on_open_error_callback=self._on_open_error, on_close_callback=self._on_close,
                               custom_ioloop=self.ioloop)
 

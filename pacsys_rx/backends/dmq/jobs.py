@@ -190,7 +190,8 @@ class Job:
                                callback=lambda _: self._bind(channel, queue, keys[1:], body, properties))
             return
         channel.basic_publish(INIT_EXCHANGE, INIT_KEY, body, properties)
-        channel.basic_consume(queue, self._on_delivery, auto_ack=True)
+        channel.connection.consume(channel, self.on_message)
+        channel.basic_consume(queue, self._on_pika_delivery, auto_ack=True)
         self.consuming = True
         self.on_init_sent()
 
@@ -204,12 +205,16 @@ class Job:
 
     # ------------------------------------------------------------------ traffic
 
-    def _on_delivery(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+    def _on_pika_delivery(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        """A delivery pika decoded (one with properties the connection's own reader leaves to pika)."""
+        self.on_message(method.routing_key, properties.correlation_id, body)
+
+    def on_message(self, key: str, correlation_id: str | None, body: bytes) -> None:
+        """One message from the server on the job's queue."""
         self.heard = True
         if self.closed:
             self._dispose()
             return
-        key = method.routing_key
         if key == "Q":
             self.last_q = time.monotonic()
             return
@@ -221,7 +226,7 @@ class Job:
         if isinstance(reply, sdd.ErrorSample) and (reply.facility_code, reply.error_number) == PENDING:
             self.on_pending()
             return
-        self.on_reply(key, properties.correlation_id, reply)
+        self.on_reply(key, correlation_id, reply)
 
     def is_job_failure(self, key: str, correlation_id: str | None, reply: sdd.Reply) -> bool:
         """A job-level ErrorSample: no ref_id, on ``R`` or ``R.null``, for this INIT (dmq.md §4.2 step 6)."""
@@ -253,6 +258,7 @@ class Job:
     # ------------------------------------------------------------------ teardown
 
     def _on_channel_closed(self, channel: Any, reason: BaseException) -> None:
+        channel.connection.stop_consuming(channel, self.on_message)
         if channel is not self.channel:
             return
         if self.consuming:
@@ -268,6 +274,8 @@ class Job:
         """Send ``D``, cancel the consumer and close the channel (the queue and exchange auto-delete)."""
         channel, self.channel = self.channel, None
         self.started = False
+        if channel is not None:
+            channel.connection.stop_consuming(channel, self.on_message)
         if channel is not None and channel.is_open:
             if self.consuming:
                 channel.basic_publish(self.exchange, "D", b"", _EMPTY_PROPERTIES)
