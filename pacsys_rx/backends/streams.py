@@ -115,44 +115,85 @@ class _Terminal:
 
 class _DeliveryPool:
     """Daemon threads that drain subscribers' hand-off queues: started on demand up to
-    :data:`POOL_MAX_THREADS`, ended after :data:`POOL_IDLE_SECONDS` idle. A worker takes the next waiting
-    subscriber whenever it is free, so a subscriber queued while every worker is busy waits only for
-    the first of them to finish."""
+    :data:`POOL_MAX_THREADS`, ended after :data:`POOL_IDLE_SECONDS` idle.
+
+    Subscribers with readings waiting go on a ready-list that awake workers drain without a hand-over
+    each: a producer wakes a worker only when none is looking at the list, so a burst of readings costs
+    a few wakes, not one per reading. A worker that takes a subscriber while others still wait makes
+    sure another worker looks (so a blocking subscriber never holds up the rest). Subscribers waiting
+    for their first reading go on an urgent list that workers take first, so a new stream's first
+    reading does not wait behind a burst of the running ones.
+    """
 
     def __init__(self) -> None:
-        self._tasks: queue.SimpleQueue[Subscriber] = queue.SimpleQueue()
+        self._ready: deque[Subscriber] = deque()
+        self._urgent: deque[Subscriber] = deque()
+        self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._queued = 0
-        self._idle = 0
+        self._looking = 0
+        """Awake workers not inside a subscriber's drain: they look at the lists before they sleep."""
+        self._sleeping = 0
         self._threads = 0
 
-    def run(self, subscriber: Subscriber) -> None:
-        self._tasks.put(subscriber)
+    def run(self, subscriber: Subscriber, urgent: bool = False) -> None:
+        (self._urgent if urgent else self._ready).append(subscriber)
+        if not self._looking and (self._sleeping or self._threads < POOL_MAX_THREADS):
+            self._wake()
+
+    def _wake(self) -> None:
+        """Make one worker look at the lists, unless one already does or every worker is busy."""
         with self._lock:
-            self._queued += 1
-            if self._queued <= self._idle or self._threads >= POOL_MAX_THREADS:
-                return  # a waiting worker takes it, or the first busy one to finish
+            if self._looking:
+                return
+            if self._sleeping:
+                self._sleeping -= 1
+                self._looking += 1
+                self._wakeups.put(None)
+                return
+            if self._threads >= POOL_MAX_THREADS:
+                return  # the first busy worker to finish looks
             self._threads += 1
+            self._looking += 1
         threading.Thread(target=self._work, name="pacsys-rx-delivery", daemon=True).start()
 
+    def _next(self) -> Subscriber | None:
+        try:
+            return self._urgent.popleft()
+        except IndexError:
+            pass
+        try:
+            return self._ready.popleft()
+        except IndexError:
+            return None
+
     def _work(self) -> None:
-        tasks, lock = self._tasks, self._lock
+        lock = self._lock
         while True:
-            with lock:
-                self._idle += 1
-            try:
-                subscriber = tasks.get(timeout=POOL_IDLE_SECONDS)
-            except queue.Empty:
+            subscriber = self._next()
+            if subscriber is not None:
                 with lock:
-                    self._idle -= 1
-                    if not self._queued:
-                        self._threads -= 1
-                        return
+                    self._looking -= 1
+                if self._ready or self._urgent:
+                    self._wake()
+                subscriber.drain()
+                with lock:
+                    self._looking += 1
                 continue
             with lock:
-                self._idle -= 1
-                self._queued -= 1
-            subscriber.drain()
+                self._looking -= 1
+                self._sleeping += 1
+            if self._ready or self._urgent:  # queued by a producer that still saw this worker looking
+                self._wake()
+            try:
+                self._wakeups.get(timeout=POOL_IDLE_SECONDS)
+            except queue.Empty:
+                with lock:
+                    try:
+                        self._wakeups.get_nowait()  # woken just as the wait ended
+                    except queue.Empty:
+                        self._sleeping -= 1
+                        self._threads -= 1
+                        return
 
 
 _POOL = _DeliveryPool()
@@ -162,7 +203,7 @@ class Subscriber:
     """One subscriber of one ``stream()`` call: serialized, isolated, with its own bounded hand-off."""
 
     __slots__ = ("_busy", "_drfs", "_ending", "_hub", "_lock", "_observer", "_queue", "_remaining",
-                 "_stopped", "dropped", "inline", "maxsize", "overflow")
+                 "_stopped", "_waiting_first", "dropped", "inline", "maxsize", "overflow")
 
     def __init__(self, observer: rxabc.ObserverBase[Reading], drfs: Sequence[str], hub: StreamHub,
                  maxsize: int, overflow: Overflow) -> None:
@@ -175,6 +216,8 @@ class Subscriber:
         self._busy = False
         self._ending = False
         self._stopped = False
+        self._waiting_first = True
+        """Nothing was drained on a pool thread yet: its first hand-off goes ahead of running streams."""
         self.inline = False
         self.maxsize = maxsize
         self.overflow = overflow
@@ -205,7 +248,7 @@ class Subscriber:
                 except Exception as error:
                     self._isolate(reading.drf, error)
                 if self._queue:
-                    _POOL.run(self)
+                    _POOL.run(self, self._waiting_first)
                 else:
                     self._busy = False
                 return
@@ -259,7 +302,7 @@ class Subscriber:
     def _schedule(self) -> None:
         if not self._busy:
             self._busy = True
-            _POOL.run(self)
+            _POOL.run(self, self._waiting_first)
 
     def _overflowed(self) -> None:
         self._hub.detach(self, cancel=False)
@@ -268,6 +311,7 @@ class Subscriber:
 
     def drain(self) -> None:
         """Deliver everything queued, in order (runs on one pool thread at a time)."""
+        self._waiting_first = False
         while True:
             with self._lock:
                 if not self._queue or self._stopped:

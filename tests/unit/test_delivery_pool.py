@@ -97,3 +97,43 @@ def test_a_subscriber_queued_behind_a_woken_worker_gets_its_own() -> None:
         wait_until(behind.drained.is_set, what="the second subscriber drained while the first blocks")
     finally:
         release.set()
+
+
+def test_a_first_hand_off_goes_ahead_of_subscribers_already_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streams, "POOL_MAX_THREADS", 1)
+    pool = _DeliveryPool()
+    order: list[str] = []
+
+    class _Named(_Task):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def drain(self) -> None:
+            order.append(self.name)
+            super().drain()
+
+    release = threading.Event()
+    blocked = _Task(release)
+    running = [_Named(f"running {i}") for i in range(5)]
+    first = _Named("first")
+    try:
+        pool.run(blocked)  # type: ignore[arg-type]
+        for task in running:
+            pool.run(task)  # type: ignore[arg-type]
+        pool.run(first, urgent=True)  # type: ignore[arg-type]
+    finally:
+        release.set()
+    wait_until(lambda: len(order) == 6, what="every waiting task drained")
+    assert order == ["first", *(task.name for task in running)]
+
+
+def test_a_burst_is_drained_by_workers_that_stay_awake_until_the_list_is_empty() -> None:
+    pool = _DeliveryPool()
+    before = delivery_threads()
+    rounds = [[_Task() for _ in range(500)] for _ in range(3)]
+    for tasks in rounds:
+        for task in tasks:
+            pool.run(task)  # type: ignore[arg-type]
+    wait_until(lambda: all(t.drained.is_set() for tasks in rounds for t in tasks), what="the burst drained")
+    assert delivery_threads() - before <= POOL_MAX_THREADS
