@@ -14,7 +14,7 @@ from polling import wait_until
 from pacsys_rx.backends._gaps import CONNECTION_LOST
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink
 from pacsys_rx.backends.dpm.connection import ConnectionLost, DpmConnection, HandshakeRefused
-from pacsys_rx.backends.dpm.jobs import MIN_RESTART_INTERVAL, ReadJob, StreamLane
+from pacsys_rx.backends.dpm.jobs import MIN_RESTART_INTERVAL, ReadJob, StreamLane, _answers_start
 from pacsys_rx.model import AcnetStatus, Reading
 from pacsys_rx.protocols import pc
 from pacsys_rx.transport import Backoff
@@ -334,24 +334,67 @@ def test_stream_lane_tells_when_its_sinks_share_it() -> None:
         lane.stop()
 
 
-def test_a_restart_for_added_entries_shows_running_entries_no_extra_reading() -> None:
+def answering_server(added: dict[int, str], silent_starts: int = 0) -> Responder:
+    """Answers a StartList with a reading for every entry whose request asks for an immediate first
+    reading (the spec's restart), after ``silent_starts`` starts that answer nothing (a slow server)."""
+    starts = 0
+
     def respond(request: pc.DpmRequest) -> list[pc.DpmReply]:
-        if isinstance(request, pc.StartListRequest):  # the server answers every running entry at once
-            return [pc.StartListReply(request.list_id, 0),
-                    *(pc.ScalarReply(ref, MS, 0, 0, float(ref)) for ref in sorted(added))]
+        nonlocal starts
+        if isinstance(request, pc.StartListRequest):
+            starts += 1
+            answered = [] if starts <= silent_starts else [
+                pc.ScalarReply(ref, MS, 0, 0, float(ref)) for ref, drf in sorted(added.items())
+                if _answers_start(drf)]
+            return [pc.StartListReply(request.list_id, 0), *answered]
         if isinstance(request, pc.AddToListRequest):
-            added.add(request.ref_id)
+            added[request.ref_id] = request.drf_request
         return []
 
-    added: set[int] = set()
+    return respond
+
+
+def test_a_restart_re_adds_running_entries_without_their_first_reading() -> None:
+    added: dict[int, str] = {}
+    transport = MemoryTransport(answering_server(added))
     first, second = Collector(until=1), Collector(until=1)
-    lane = StreamLane(lambda: opened(MemoryTransport(respond)), Backoff())
+    lane = StreamLane(lambda: opened(transport), Backoff())
     try:
         lane.add(["M:OUTTMP@p,1000"], first)
         assert first.enough.wait(5.0)
         lane.add(["G:AMANDA@p,1000"], second)
         assert second.enough.wait(5.0)
-        wait_until(lambda: len(added) == 2, what="the second entry added")
         assert [r.drf for r in first.readings] == ["M:OUTTMP@p,1000"]
+        adds = [(r.ref_id, r.drf_request) for r in transport.sent if isinstance(r, pc.AddToListRequest)]
+        assert adds == [(1, "M:OUTTMP@p,1000"), (1, "M:OUTTMP.READING@P,1000,F"), (2, "G:AMANDA@p,1000")]
+    finally:
+        lane.stop()
+
+
+def test_a_restart_before_an_entry_had_its_first_reading_delivers_that_reading() -> None:
+    added: dict[int, str] = {}
+    first, second = Collector(until=1), Collector(until=1)
+    lane = StreamLane(lambda: opened(MemoryTransport(answering_server(added, silent_starts=1))), Backoff())
+    try:
+        lane.add(["M:OUTTMP@p,1000"], first)
+        wait_until(lambda: 1 in added, what="the first entry started")
+        lane.add(["G:AMANDA@p,1000"], second)
+        assert second.enough.wait(5.0) and first.enough.wait(5.0)
+        assert added == {1: "M:OUTTMP@p,1000", 2: "G:AMANDA@p,1000"}
+    finally:
+        lane.stop()
+
+
+def test_a_restart_does_not_deliver_the_extra_reading_of_a_default_event_entry() -> None:
+    added: dict[int, str] = {}
+    first, second = Collector(until=1), Collector(until=1)
+    lane = StreamLane(lambda: opened(MemoryTransport(answering_server(added))), Backoff())
+    try:
+        lane.add(["M:OUTTMP"], first)
+        assert first.enough.wait(5.0)
+        lane.add(["G:AMANDA@p,1000"], second)
+        assert second.enough.wait(5.0)
+        assert [r.drf for r in first.readings] == ["M:OUTTMP"]
+        assert added[1] == "M:OUTTMP"
     finally:
         lane.stop()

@@ -273,13 +273,27 @@ def _answers_start(drf: str) -> bool:
     return isinstance(event, DefaultEvent) or (isinstance(event, PeriodicEvent) and event.immediate_first)
 
 
+def _without_first_reading(drf: str) -> str | None:
+    """The same request without its immediate first reading (``@P,1000`` -> ``@P,1000,F``), for an
+    entry that already had it; None when the event cannot say so (the default event)."""
+    request = parse_request(drf)
+    event = request.event
+    if not isinstance(event, PeriodicEvent) or not event.immediate_first:
+        return None
+    return request.with_event(f"{'P' if event.continuous else 'Q'},{event.period_ms},F")
+
+
 class StreamLane:
     """One pooled stream connection and its list, carrying the DRFs of any number of stream sinks.
 
     Entries keep their ref_ids across reconnects. New entries are added to the running list and the list
-    is restarted, at most once per :data:`MIN_RESTART_INTERVAL` (additions in between are batched); the
-    reading a restart makes the server send at once for entries that were already running is not
-    delivered (their subscribers see their usual cadence). Released entries are removed from the list.
+    is restarted, at most once per :data:`MIN_RESTART_INTERVAL` (additions in between are batched).
+    A restart starts every entry again, and the server answers each entry whose event asks for an
+    immediate first reading at once. So an entry that had its first reading is re-added (same ref_id,
+    which replaces its request) without it at the next restart (``@P,1000`` -> ``@P,1000,F``): a restart
+    costs the server and this thread one reading per entry added since the previous restart, not one per
+    entry of the list. Entries on the default event cannot say so; their reading answering a restart is
+    not delivered (their subscribers see their usual cadence). Released entries are removed from the list.
     When the connection is lost each live DRF gets one gap reading (``_gaps``), and the list is
     re-established on a new connection with backoff. The lane's thread ends when its last entry is
     released.
@@ -306,6 +320,10 @@ class StreamLane:
         self._woken = False
         self._echoes: set[int] = set()
         """Entries whose next reading answers a restart they did not need (not delivered)."""
+        self._answering: set[int] = set()
+        """Entries whose request on the server asks for an immediate first reading at each start."""
+        self._awaiting_first: set[int] = set()
+        """Entries (re)started with an immediate first reading that has not come yet."""
         self._waker, self._wake = socket.socketpair()
         self._waker.setblocking(False)
         self._wake.setblocking(False)
@@ -360,6 +378,8 @@ class StreamLane:
             if ref is None:
                 return
             del self._entries[ref]
+            self._answering.discard(ref)
+            self._awaiting_first.discard(ref)
             if ref in self._pending:
                 del self._pending[ref]
             else:
@@ -444,6 +464,8 @@ class StreamLane:
             self._pending.clear()
             self._removed.clear()
             self._echoes.clear()
+            self._answering = {ref for ref, (entry, _) in self._entries.items() if _answers_start(entry.drf)}
+            self._awaiting_first = set(self._answering)
             adds = [pc.AddToListRequest(list_id, ref, entry.drf) for ref, (entry, _) in self._entries.items()]
             sinks = list(self._sinks)
             self._last_start = time.monotonic()
@@ -462,11 +484,14 @@ class StreamLane:
             self._woken = False
             if self._pending or self._removed:
                 timeout = self._send_changes(connection)
+            awaiting = self._awaiting_first
             for frame in frames:
                 if type(frame) is tuple:
                     found = entries.get(frame[0])
                     if found is None:
                         continue
+                    if awaiting:
+                        awaiting.discard(frame[0])
                     if echoes and frame[0] in echoes:
                         echoes.discard(frame[0])
                         continue
@@ -488,12 +513,13 @@ class StreamLane:
             requests: list[pc.DpmRequest] = [pc.RemoveFromListRequest(list_id, ref) for ref in removed]
             wait = self.restart_wait(now)
             if self._pending and wait == 0.0:
+                requests += self._quieten(list_id)
                 requests += [pc.AddToListRequest(list_id, ref, self._entries[ref][0].drf)
                              for ref in self._pending]
                 requests.append(pc.StartListRequest(list_id))
-                self._echoes.clear()
-                self._echoes.update(ref for ref, (entry, _) in self._entries.items()
-                                    if ref not in self._pending and _answers_start(entry.drf))
+                added = {ref for ref in self._pending if _answers_start(self._entries[ref][0].drf)}
+                self._answering |= added
+                self._awaiting_first |= added
                 self._pending = {}
                 self._last_start = now
             elif self._pending:
@@ -502,8 +528,26 @@ class StreamLane:
             connection.send(*requests)
         return SLICE
 
+    def _quieten(self, list_id: int) -> list[pc.DpmRequest]:
+        """Before a restart (under the lock): re-add every running entry that had its immediate first
+        reading without it; the rest that will answer the restart anyway become echoes."""
+        requests: list[pc.DpmRequest] = []
+        self._echoes.clear()
+        for ref in list(self._answering):
+            if ref in self._awaiting_first:
+                continue  # the restart's reading is its first one
+            drf = self._entries[ref][0].drf
+            quiet = _without_first_reading(drf)
+            if quiet is None:
+                self._echoes.add(ref)
+            else:
+                requests.append(pc.AddToListRequest(list_id, ref, quiet))
+                self._answering.discard(ref)
+        return requests
+
     def _message(self, message: pc.DpmReply) -> None:
         if isinstance(message, DATA_REPLIES):
+            self._awaiting_first.discard(message.ref_id)
             found = self._entries.get(message.ref_id)
             if found is not None:
                 for reading in stream_readings(found[0], message, self.clock):
@@ -515,6 +559,7 @@ class StreamLane:
         elif isinstance(message, (pc.AddToListReply, pc.StatusReply)):
             found = self._entries.get(message.ref_id)
             if found is not None and message.status != 0:
+                self._awaiting_first.discard(message.ref_id)
                 stamp = message.timestamp if isinstance(message, pc.StatusReply) else 0
                 found[1].emit(status_reading(found[0], message.status, self.clock, stamp))
             elif message.ref_id == 0 and message.status != 0 and isinstance(message, pc.StatusReply):
