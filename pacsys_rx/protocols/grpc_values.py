@@ -7,6 +7,7 @@ receives). Rules follow ``dpm-grpc.md`` §5.5 and §7.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Container, Sequence
 from datetime import datetime, timedelta, timezone
@@ -50,6 +51,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SCALAR_DATA = b"\x12\x09\x09"
 """``Reading.data`` (field 2, 9 bytes) holding only ``Value.scalar`` (field 1, a little-endian double)."""
 _unpack_double = struct.Struct("<d").unpack_from
+_SCALAR_ENTRY_SIZE = 15
+"""Bytes of a scalar ``Readings.reading`` entry besides its timestamp body: the entry's key and length,
+the timestamp's key and length, and ``Reading.data`` (:data:`_SCALAR_DATA` and eight value bytes)."""
 _STAMP_CACHE_SIZE = 4096
 _stamps: dict[bytes, datetime] = {}
 """Datetimes of the encoded ``Timestamp`` bodies seen lately: a stream's samples share few times."""
@@ -229,10 +233,10 @@ def stream_readings(reply: DAQ_pb2.ReadingReply, target: Target) -> list[Reading
     return [sample_reading(sample, target) for sample in reply.readings.reading]
 
 
-def scalar_samples(data: bytes) -> tuple[int, list[tuple[float, datetime]]] | None:
-    """The index and ``(value, time)`` samples of an encoded ``ReadingReply`` made only of successful
-    scalars with a timestamp (the bulk of any stream), read straight from the wire; None for any other
-    reply, which then needs the generated classes."""
+def scalar_samples(data: bytes) -> tuple[int, Sequence[float], list[datetime]] | None:
+    """The index, values and times of an encoded ``ReadingReply`` made only of successful scalars with
+    a timestamp (the bulk of any stream), read straight from the wire; None for any other reply, which
+    then needs the generated classes."""
     size = len(data)
     index = 0
     position = 0
@@ -245,10 +249,42 @@ def scalar_samples(data: bytes) -> tuple[int, list[tuple[float, datetime]]] | No
     length, position = _short_varint(data, position + 1)
     if length < 0 or position + length != size:
         return None
-    samples = []
-    stamps = _stamps
+    entries = _same_size_entries(data, position) or _scalar_entries(data, position)
+    if entries is None:
+        return None
+    values, bodies = entries
+    try:
+        moments = list(map(_stamps.__getitem__, bodies))
+    except KeyError:
+        moments = [_stamps.get(body) or _encoded_timestamp(body) for body in bodies]
+    return index, values, moments
+
+
+def _same_size_entries(data: bytes, first: int) -> tuple[Sequence[float], Sequence[bytes]] | None:
+    """Values and timestamp bodies of scalar entries from ``first`` to the end when they all have the
+    size of the first one (read with one ``struct`` call), else None."""
+    end = len(data)
+    if first >= end:
+        return None
+    entry = data[first + 1] + 2
+    count, rest = divmod(end - first, entry)
+    body = entry - _SCALAR_ENTRY_SIZE
+    if rest or body < 0 or entry >= 0x82:
+        return None
+    fields = _entries_struct(entry, count).unpack_from(data, first)
+    if fields[0::4].count(bytes((0x12, entry - 2, 0x0A, body))) != count \
+            or fields[2::4].count(_SCALAR_DATA) != count:
+        return None
+    return fields[3::4], fields[1::4]
+
+
+def _scalar_entries(data: bytes, position: int) -> tuple[Sequence[float], Sequence[bytes]] | None:
+    """Values and timestamp bodies of scalar entries of any sizes from ``position`` to the end, or None."""
+    size = len(data)
+    values = []
+    bodies = []
     while position < size:
-        if size - position < 15 or data[position] != 0x12 or data[position + 2] != 0x0A:
+        if size - position < _SCALAR_ENTRY_SIZE or data[position] != 0x12 or data[position + 2] != 0x0A:
             return None
         length = data[position + 1]
         end = position + 2 + length
@@ -256,13 +292,17 @@ def scalar_samples(data: bytes) -> tuple[int, list[tuple[float, datetime]]] | No
         if length >= 0x80 or end > size or data[position + 3] != length - 13 \
                 or data[value_at:value_at + 3] != _SCALAR_DATA:
             return None
-        body = data[position + 4:value_at]
-        moment = stamps.get(body)
-        if moment is None:
-            moment = _encoded_timestamp(body)
-        samples.append((_unpack_double(data, value_at + 3)[0], moment))
+        bodies.append(data[position + 4:value_at])
+        values.append(_unpack_double(data, value_at + 3)[0])
         position = end
-    return index, samples
+    return values, bodies
+
+
+@functools.lru_cache(maxsize=512)
+def _entries_struct(entry: int, count: int) -> struct.Struct:
+    """Reads ``count`` scalar entries of ``entry`` bytes each as (keys and lengths, timestamp body,
+    ``_SCALAR_DATA``, value) per entry."""
+    return struct.Struct("<" + f"4s{entry - _SCALAR_ENTRY_SIZE}s3sd" * count)
 
 
 def _short_varint(data: bytes, position: int) -> tuple[int, int]:
@@ -287,7 +327,7 @@ def decode_stream_reply(data: bytes, targets: Sequence[Target], live: Container[
         if 0 <= index < len(targets) and targets[index].drf in live:
             return stream_readings(reply, targets[index])
         return []
-    index, samples = fast
+    index, values, moments = fast
     if index >= len(targets):
         return []
     target = targets[index]
@@ -296,7 +336,7 @@ def decode_stream_reply(data: bytes, targets: Sequence[Target], live: Container[
         return []
     device, units, meta, scalar = target.device, target.units, target.meta, ValueType.SCALAR
     return [Reading(drf, device, value, scalar, units, moment, None, OK, BACKEND, meta)
-            for value, moment in samples]
+            for value, moment in zip(values, moments, strict=True)]
 
 
 # -------------------------------------------------------------------- writing direction

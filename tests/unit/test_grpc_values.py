@@ -344,6 +344,8 @@ LIVE = frozenset(target.drf for target in TARGETS)
     [SCALAR],
     [SCALAR, Sample(-1.0, ValueType.SCALAR, None, 1_700_000_000_255, 0, OK), SCALAR],
     [SCALAR, Sample(1.5, ValueType.SCALAR, None, 1_700_000_000_000, 0, AcnetStatus.named("DPM_STALE"))],
+    [Sample(float(i), ValueType.SCALAR, None, 1_700_000_000_000 + 5 * i, 0, OK) for i in range(60)],
+    [Sample(float(i), ValueType.SCALAR, None, 1_700_000_000_300 + 5 * i, 0, OK) for i in range(20)],
     [Sample((1.0, 2.0), ValueType.SCALAR_ARRAY, None, 1_700_000_000_250, 0, OK)],
     [],
 ])
@@ -363,13 +365,23 @@ def test_an_unset_time_is_the_receive_time_on_the_wire_path_too() -> None:
 
 def test_only_plain_scalars_with_a_time_take_the_wire_path() -> None:
     assert scalar_samples(readings_reply(300, [encode_sample(SCALAR)] * 2)) == (
-        300, [(72.5, datetime(2023, 11, 14, 22, 13, 20, 250_000, tzinfo=timezone.utc))] * 2)
+        300, (72.5, 72.5), [datetime(2023, 11, 14, 22, 13, 20, 250_000, tzinfo=timezone.utc)] * 2)
     stale = Sample(1.5, ValueType.SCALAR, None, 1_700_000_000_000, 0, AcnetStatus.named("DPM_STALE"))
     assert scalar_samples(readings_reply(0, [encode_sample(stale)])) is None
     assert scalar_samples(readings_reply(20_000, [encode_sample(SCALAR)])) is None
     status = DAQ_pb2.ReadingReply(index=3, status=status_pb2.Status(facility_code=17, status_code=-29))
     assert scalar_samples(status.SerializeToString()) is None
     assert scalar_samples(b"") is None
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2, 3, 15, 16, 17])
+def test_entries_of_one_size_with_any_key_or_length_byte_changed_leave_the_wire_path(offset: int) -> None:
+    """The entries (26 bytes each here: keys and lengths, an 11-byte time, the value's key) are read in
+    one go; any of their fixed bytes being off, in any entry, sends the reply to the generated classes."""
+    data = bytearray(readings_reply(0, [encode_sample(SCALAR)] * 3))
+    assert scalar_samples(bytes(data)) is not None
+    data[2 + 26 + offset] ^= 0x40
+    assert scalar_samples(bytes(data)) is None
 
 
 def test_replies_for_unknown_or_released_entries_give_no_readings() -> None:

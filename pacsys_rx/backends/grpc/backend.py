@@ -618,10 +618,12 @@ class _CallLane:
                     if self._unconnected:
                         outage.end()
                         self._mark_connected()
-                    for reading in decode_stream_reply(data, targets, sinks):
-                        sink = sinks.get(reading.drf)
-                        if sink is not None:
-                            sink.emit(reading)
+                    readings = decode_stream_reply(data, targets, sinks)
+                    sink = sinks.get(readings[0].drf) if readings else None
+                    if sink is not None:
+                        emit = sink.emit
+                        for reading in readings:
+                            emit(reading)
                 if not self._stopped.is_set():
                     self._end(None)  # the server ended the call: its streams complete
                 return
