@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pika import frame, spec
 
-from pacsys_rx.backends.dmq.frames import Delivery, DeliveryReader
+from pacsys_rx.backends.dmq.frames import Delivery, DeliveryReader, publish_frames
 from pacsys_rx.errors import ProtocolError
 
 CHOSEN = 3
@@ -150,3 +150,25 @@ def test_garbage_gives_frames_or_a_protocol_error(chunks: list[bytes]) -> None:
             reader.feed(chunk)
     except ProtocolError:
         pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 65535), _TEXT, _TEXT, st.binary(max_size=600), st.none() | _TEXT, st.integers(9, 300))
+def test_publish_frames_decode_with_pika_as_the_publish_they_describe(
+        channel: int, exchange: str, key: str, body: bytes, correlation_id: str | None,
+        frame_max: int) -> None:
+    data = publish_frames(channel, exchange, key, body, correlation_id, frame_max)
+    decoded = []
+    while data:
+        used, value = frame.decode_frame(data)
+        decoded.append(value)
+        data = data[used:]
+    method, header, *bodies = decoded
+    assert isinstance(method.method, spec.Basic.Publish)
+    assert method.channel_number == channel
+    assert (method.method.exchange, method.method.routing_key) == (exchange, key)
+    assert not method.method.mandatory and not method.method.immediate
+    assert (header.body_size, header.properties.correlation_id) == (len(body), correlation_id)
+    assert header.properties.headers is None and header.properties.message_id is None
+    assert b"".join(part.fragment for part in bodies) == body
+    assert all(len(part.fragment) <= frame_max - 8 for part in bodies)

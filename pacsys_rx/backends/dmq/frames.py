@@ -1,6 +1,6 @@
 """The broker-to-client AMQP 0-9-1 byte stream, split into frames; ``Basic.Deliver`` on chosen channels
-put together (method, content header and body frames) into one :class:`Delivery`. Sans-I/O: bytes in,
-deliveries and raw frames out.
+put together (method, content header and body frames) into one :class:`Delivery`. And the frames of one
+``Basic.Publish``, as the simulated DMQ server writes them. Sans-I/O: bytes in, bytes out.
 
 A delivery whose content header carries a property this reader does not decode (a ``headers`` table,
 a second flags word) comes out as its raw frames instead, for a general AMQP decoder.
@@ -23,7 +23,11 @@ PROTOCOL_HEADER = b"AMQP"
 BASIC_DELIVER = b"\x00\x3c\x00\x3c"
 """Class 60 (basic), method 60 (deliver)."""
 
+BASIC_PUBLISH = b"\x00\x3c\x00\x28\x00\x00"
+"""Class 60 (basic), method 40 (publish), reserved-1."""
 _FRAME_HEAD = struct.Struct(">BHI")
+_CONTENT_HEADER = struct.Struct(">BHIHHQH")
+"""Frame head, class 60, weight 0, body size, property flags."""
 _HEAD_SIZE = _FRAME_HEAD.size
 _U16 = struct.Struct(">H")
 _U64 = struct.Struct(">Q")
@@ -167,3 +171,27 @@ class DeliveryReader:
     def forget(self, channel: int) -> None:
         """Drop a delivery half-received on ``channel`` (closed)."""
         self._partial.pop(channel, None)
+
+
+def _short(text: str) -> bytes:
+    data = text.encode("utf-8")
+    if len(data) > 255:
+        raise ValueError(f"AMQP short string longer than 255 bytes: {text[:40]!r}...")
+    return bytes((len(data),)) + data
+
+
+def publish_frames(channel: int, exchange: str, key: str, body: bytes, correlation_id: str | None = None,
+                   frame_max: int = 131_072) -> bytes:
+    """The method, content header and body frames of a ``Basic.Publish`` (neither mandatory nor
+    immediate) whose only property is ``correlation_id``; bodies longer than a frame are split."""
+    method = BASIC_PUBLISH + _short(exchange) + _short(key) + b"\x00"
+    properties = b"" if correlation_id is None else _short(correlation_id)
+    parts = [_FRAME_HEAD.pack(FRAME_METHOD, channel, len(method)), method, b"\xce",
+             _CONTENT_HEADER.pack(FRAME_HEADER, channel, 14 + len(properties), 60, 0, len(body),
+                                  0 if correlation_id is None else _CORRELATION_ID),
+             properties, b"\xce"]
+    step = frame_max - 8
+    for at in range(0, len(body), step):
+        piece = body[at:at + step]
+        parts += (_FRAME_HEAD.pack(FRAME_BODY, channel, len(piece)), piece, b"\xce")
+    return b"".join(parts)
