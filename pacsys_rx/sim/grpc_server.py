@@ -19,9 +19,16 @@ names get an all-zero ``DeviceInfo`` like production. ``getAllAlarmInfo`` gives 
 alarm block of the named devices (none for unknown names or devices without alarms), taken from the
 block's raw bytes; ``getAlarmText`` answers the known ids among those asked for (see :class:`AlarmTexts`).
 
+Overload: a call whose queue is full stops acquiring (its engine subscription is cancelled) until
+its queue has been written out, then subscribes its repeating entries again. This is a decision of
+the simulator's: the real service silently drops readings for clients it cannot keep up with
+(dpm-grpc.md §5.2); dropping them at the source rather than after sampling keeps a simulator that is
+itself short of CPU (more readings offered than one core can sample and send) delivering as much as
+it can instead of spending its loop on samples nobody gets.
+
 Counters: ``read_calls`` (open Read calls), ``subscriptions`` (entries of those calls),
 ``connections`` (distinct client peers with an open call), ``dropped`` (samples discarded because a
-call's queue was full).
+call's queue was full), ``suspensions`` (times a call stopped acquiring because of that).
 """
 
 from __future__ import annotations
@@ -29,13 +36,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
 from grpc import aio
 
-from pacsys_rx.drf import DataRequest, parse_request
+from pacsys_rx.drf import DataRequest, ImmediateEvent, NeverEvent, parse_request
 from pacsys_rx.errors import DRFError
 from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, TimedArray, Value, ValueType
 from pacsys_rx.protocols.grpc_values import setting_value, status_to_proto, value_from_proto
@@ -52,7 +59,8 @@ BAD_REQUEST = AcnetStatus.named("DPM_BAD_REQUEST")
 INVALID_DATA = AcnetStatus.named("DIO_INVDATA")
 NO_DATA = AcnetStatus.named("ACNET_RETRY")
 MAX_QUEUED_SAMPLES = 200_000
-"""Per call; further samples are dropped (and counted) until the client catches up."""
+"""Per call; further samples are dropped (and counted) and the call stops acquiring until its queue has
+been written out (see the module documentation)."""
 FLUSH_INTERVAL_S = 0.1
 """A call writes at most one round of replies per interval, so a busy call's replies carry several
 samples each (one write per entry per round) while a quiet call's data leaves at once."""
@@ -201,8 +209,13 @@ def history_replies(index: int, history: History) -> Iterator[bytes]:
         yield readings_reply(index, [])
 
 
+Subscribe = Callable[[Sequence[tuple[int, DataRequest]], Callable[[Batch], None]], Subscription]
+"""Subscribes ``(tag, request)`` entries with a sink on the engine."""
+
+
 class _ReadCall:
-    """State of one Read call: samples queued per entry, terminal statuses, the writer's wake-up."""
+    """State of one Read call: its engine subscription, samples queued per entry, terminal statuses,
+    the writer's wake-up; acquisition stops while the queue is full (:meth:`suspend`, :meth:`resume`)."""
 
     def __init__(self, peer: str, size: int) -> None:
         self.peer = peer
@@ -212,8 +225,46 @@ class _ReadCall:
         self.terminal: dict[int, bytes] = {}
         self.closed: set[int] = set()
         self.dropped = 0
+        self.suspensions = 0
+        self.suspended = False
+        self.subscription: Subscription | None = None
+        self._subscribe: Subscribe | None = None
+        self._repeating: list[tuple[int, DataRequest]] = []
         self.wake = asyncio.Event()
         self.abort_reason: str | None = None
+
+    def start(self, subscribe: Subscribe, entries: Sequence[tuple[int, DataRequest]]) -> None:
+        """Subscribe ``entries``; :meth:`resume` later subscribes those that repeat again. One-shot
+        entries are answered in the subscription's first batch, before its queue can be full."""
+        self._subscribe = subscribe
+        self._repeating = [(tag, request) for tag, request in entries
+                           if not isinstance(request.event, (ImmediateEvent, NeverEvent))]
+        self.subscription = subscribe(entries, self.on_batch)
+
+    @property
+    def finished(self) -> bool:
+        """No more data can come: the subscription ended and is not merely suspended."""
+        return not self.suspended and (self.subscription is None or self.subscription.is_finished)
+
+    def suspend(self) -> None:
+        """Stop acquiring: the queue is full."""
+        if self.suspended or self.subscription is None:
+            return
+        self.suspended = True
+        self.suspensions += 1
+        self.subscription.cancel()
+
+    def resume(self) -> None:
+        """Acquire again (the queue has been written out): subscribe the live repeating entries."""
+        assert self._subscribe is not None
+        self.suspended = False
+        entries = [(tag, request) for tag, request in self._repeating if tag not in self.closed]
+        self.subscription = self._subscribe(entries, self.on_batch)
+
+    def cancel(self) -> None:
+        self.suspended = False
+        if self.subscription is not None:
+            self.subscription.cancel()
 
     def on_batch(self, batch: Batch) -> None:
         queued, closed = self.queued, self.closed
@@ -226,6 +277,7 @@ class _ReadCall:
                 continue
             if self.queued_count >= MAX_QUEUED_SAMPLES:
                 self.dropped += 1
+                self.suspend()
                 continue
             entry = queued.get(index)
             if entry is None:
@@ -261,6 +313,7 @@ class GRPCServer(SimServer):
         self._calls: set[_ReadCall] = set()
         self._set_peers: list[str] = []
         self._dropped = 0
+        self._suspensions = 0
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._reply_delay = 0.0
@@ -323,6 +376,7 @@ class GRPCServer(SimServer):
             "subscriptions": sum(call.size for call in self._calls),
             "connections": len({call.peer for call in self._calls} | set(self._set_peers)),
             "dropped": self._dropped + sum(call.dropped for call in self._calls),
+            "suspensions": self._suspensions + sum(call.suspensions for call in self._calls),
         }
 
     async def drop_connections(self) -> None:
@@ -370,18 +424,22 @@ class GRPCServer(SimServer):
         entries = list(zip(tags, parsed, strict=True))
         logged = [(tag, request) for tag, request in entries if is_logger_request(request)]
         live = [(tag, request) for tag, request in entries if not is_logger_request(request)]
-        subscription: Subscription | None = None
         try:
             if logged and not await self._send_history(logged, context):
                 return
-            subscription = self._context.engine.subscribe(
-                [request for _, request in live], call.on_batch, [tag for tag, _ in live])
-            await self._serve(call, subscription, context)
+            call.start(self._subscribe, live)
+            await self._serve(call, context)
         finally:
-            if subscription is not None:
-                subscription.cancel()
+            call.cancel()
             self._calls.discard(call)
             self._dropped += call.dropped
+            self._suspensions += call.suspensions
+
+    def _subscribe(self, entries: Sequence[tuple[int, DataRequest]], sink: Callable[[Batch], None]
+                   ) -> Subscription:
+        assert self._context is not None
+        return self._context.engine.subscribe([request for _, request in entries], sink,
+                                              [tag for tag, _ in entries])
 
     async def _send_history(self, logged: list[tuple[int, DataRequest]],
                             context: aio.ServicerContext) -> bool:
@@ -400,12 +458,14 @@ class GRPCServer(SimServer):
                     return False
         return True
 
-    async def _serve(self, call: _ReadCall, subscription: Subscription, context: aio.ServicerContext) -> None:
+    async def _serve(self, call: _ReadCall, context: aio.ServicerContext) -> None:
         loop = asyncio.get_running_loop()
         next_flush = loop.time()
         while True:
             if call.idle:
-                if subscription.is_finished:
+                if call.suspended:
+                    call.resume()
+                if call.finished:
                     return
                 await call.wake.wait()
             call.wake.clear()

@@ -142,6 +142,29 @@ def test_stream_of_100_hz_for_two_seconds(backend: GRPCBackend) -> None:
     assert stamps == sorted(stamps)
 
 
+def test_a_call_offered_more_than_the_simulator_can_serve_keeps_delivering(
+        sim: Simulator, backend: GRPCBackend) -> None:
+    """1000 devices at 1 kHz offer 1,000,000 readings/s, more than the simulator samples and sends on
+    one core: the call stops acquiring while its queue is full instead of sampling what nobody gets,
+    so readings keep coming (the simulator would otherwise fall ever further behind)."""
+    received = [0]
+
+    def count(_reading: Reading) -> None:
+        received[0] += 1
+
+    before = sim.counters("grpc")["suspensions"]
+    subscription = backend.stream([f"Z:BANK{i:03d}@p,1" for i in range(1000)]).subscribe(count)
+    try:
+        wait_until(lambda: received[0] >= 20_000, timeout=60.0, what="readings from an overloaded call")
+        wait_until(lambda: sim.counters("grpc")["suspensions"] > before, timeout=60.0,
+                   what="the call suspended")
+        seen = received[0]
+        wait_until(lambda: received[0] >= seen + 20_000, timeout=60.0, what="readings after a suspension")
+    finally:
+        subscription.dispose()
+    wait_until(lambda: sim.counters("grpc")["read_calls"] == 0)
+
+
 def test_two_subscribers_share_one_server_subscription(sim: Simulator, backend: GRPCBackend) -> None:
     first, second = Collector(), Collector()
     stream = backend.stream("G:AMANDA@p,50")
