@@ -42,6 +42,23 @@ def test_fast_path_reads_scalar_replies_like_the_codec(ref_id: int, timestamp: i
     assert decode_client_frame(body) == (ref_id, timestamp, cycle, status, value)
 
 
+def test_fast_path_reads_every_integer_size_and_layouts_of_equal_length_alike() -> None:
+    values = [0, -1, 1, 127, -128, 2**15, -(2**23), 2**31, -(2**39), 2**47 - 1, -(2**55), 2**62, MS]
+    bodies = [pc.encode_message(pc.ScalarReply(ref_id, timestamp, cycle, status, 1.5))
+              for ref_id in values for timestamp in values for cycle in values[::3] for status in (0, -4335)]
+    for _ in range(2):  # the second round reads through the layouts the first one learnt
+        for body in bodies:
+            reply = pc.decode_reply(body)
+            assert isinstance(reply, pc.ScalarReply)
+            assert decode_client_frame(body) == (reply.ref_id, reply.timestamp, reply.cycle, reply.status, 1.5)
+
+
+def test_a_scalar_with_bytes_after_its_value_is_read_like_the_codec() -> None:
+    body = pc.encode_message(pc.ScalarReply(1, MS, 3, 0, 72.5))
+    decode_client_frame(body)
+    assert decode_client_frame(body + b"\x00") == decode_client_frame(body) == (1, MS, 3, 0, 72.5)
+
+
 def test_non_canonical_scalar_falls_back_to_the_codec() -> None:
     body = pc.encode_message(pc.ScalarReply(1, MS, 3, 0, 72.5))
     timestamp, cycle = bytes.fromhex("12d55b16018cc251f400"), bytes.fromhex("1207401103")

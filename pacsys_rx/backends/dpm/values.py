@@ -43,34 +43,90 @@ _DOUBLE = struct.Struct(">d")
 _from_bytes = int.from_bytes
 
 
+_NATIVE_INTS = {1: "b", 2: "h", 4: "i", 8: "q"}
+_LAYOUT_LIMIT = 256
+"""Scalar layouts remembered at most (frame length x ref_id size; a stream uses a handful)."""
+
+
+class _ScalarLayout:
+    """One canonical Scalar layout (the byte sizes of its four integers) read with one ``unpack``.
+
+    The field ids and size tags are unpacked too and must equal :attr:`markers`, which proves the frame
+    has this layout; integers of 3, 5, 6 or 7 bytes come out as bytes and are converted.
+    """
+
+    __slots__ = ("markers", "unpack")
+
+    def __init__(self, sizes: tuple[int, int, int, int]) -> None:
+        ref_size, *rest = sizes
+        pieces = [f">{_HEAD_LENGTH + 1}x", _NATIVE_INTS.get(ref_size, f"{ref_size}s")]
+        markers = []
+        for field, size in zip((pc.TIMESTAMP_FIELD, pc.CYCLE_FIELD, pc.STATUS_FIELD), rest, strict=True):
+            markers.append(field + bytes((0x10 + size,)))
+            pieces += [f"{len(markers[-1])}s", _NATIVE_INTS.get(size, f"{size}s")]
+        markers.append(_DOUBLE_DATA)
+        pieces.append(f"{len(_DOUBLE_DATA)}sd")
+        self.markers = tuple(markers)
+        self.unpack = struct.Struct("".join(pieces)).unpack
+
+
+_LAYOUTS: dict[tuple[int, int], _ScalarLayout] = {}
+"""Layouts by (frame length, ref_id size tag); a dict read or write of one entry is atomic."""
+
+
 def decode_client_frame(body: bytes) -> ClientFrame:
     """One frame body from a DPM server: a Scalar tuple on the fast path, else the codec's reply."""
     if body.startswith(pc.SCALAR_PREFIX):
         try:
-            pos = _HEAD_LENGTH
-            size = _INT_SIZES[body[pos]]
+            layout = _LAYOUTS.get((len(body), body[_HEAD_LENGTH]))
+        except IndexError:
+            return pc.decode_reply(body)
+        if layout is not None:
+            ref_id, m1, timestamp, m2, cycle, m3, status, m4, value = layout.unpack(body)
+            if (m1, m2, m3, m4) == layout.markers:
+                if type(timestamp) is bytes:
+                    timestamp = _from_bytes(timestamp, "big", signed=True)
+                if type(ref_id) is bytes:
+                    ref_id = _from_bytes(ref_id, "big", signed=True)
+                if type(cycle) is bytes:
+                    cycle = _from_bytes(cycle, "big", signed=True)
+                return ref_id, timestamp, cycle, status, value
+        scalar = _read_scalar(body)
+        if scalar is not None:
+            return scalar
+    return pc.decode_reply(body)
+
+
+def _read_scalar(body: bytes) -> ScalarTuple | None:
+    """A Scalar reply in the canonical layout, read field by field (its layout is remembered)."""
+    try:
+        pos = _HEAD_LENGTH
+        ref_size = size = _INT_SIZES[body[pos]]
+        end = pos + 1 + size
+        ref_id = _from_bytes(body[pos + 1 : end], "big", signed=True)
+        if size and body.startswith(pc.TIMESTAMP_FIELD, end):
+            pos = end + 3
+            timestamp_size = size = _INT_SIZES[body[pos]]
             end = pos + 1 + size
-            ref_id = _from_bytes(body[pos + 1 : end], "big", signed=True)
-            if size and body.startswith(pc.TIMESTAMP_FIELD, end):
+            timestamp = _from_bytes(body[pos + 1 : end], "big", signed=True)
+            if size and body.startswith(pc.CYCLE_FIELD, end):
                 pos = end + 3
-                size = _INT_SIZES[body[pos]]
+                cycle_size = size = _INT_SIZES[body[pos]]
                 end = pos + 1 + size
-                timestamp = _from_bytes(body[pos + 1 : end], "big", signed=True)
-                if size and body.startswith(pc.CYCLE_FIELD, end):
+                cycle = _from_bytes(body[pos + 1 : end], "big", signed=True)
+                if size and body.startswith(pc.STATUS_FIELD, end):
                     pos = end + 3
                     size = _INT_SIZES[body[pos]]
                     end = pos + 1 + size
-                    cycle = _from_bytes(body[pos + 1 : end], "big", signed=True)
-                    if size and body.startswith(pc.STATUS_FIELD, end):
-                        pos = end + 3
-                        size = _INT_SIZES[body[pos]]
-                        end = pos + 1 + size
-                        status = _from_bytes(body[pos + 1 : end], "big", signed=True)
-                        if 0 < size <= 2 and body.startswith(_DOUBLE_DATA, end) and len(body) >= end + 12:
-                            return ref_id, timestamp, cycle, status, _DOUBLE.unpack_from(body, end + 4)[0]
-        except IndexError:
-            pass
-    return pc.decode_reply(body)
+                    status = _from_bytes(body[pos + 1 : end], "big", signed=True)
+                    if 0 < size <= 2 and body.startswith(_DOUBLE_DATA, end) and len(body) >= end + 12:
+                        if len(body) == end + 12 and len(_LAYOUTS) < _LAYOUT_LIMIT:
+                            _LAYOUTS[len(body), body[_HEAD_LENGTH]] = _ScalarLayout(
+                                (ref_size, timestamp_size, cycle_size, size))
+                        return ref_id, timestamp, cycle, status, _DOUBLE.unpack_from(body, end + 4)[0]
+    except IndexError:
+        pass
+    return None
 
 
 class StatusCache:
