@@ -13,6 +13,7 @@ from polling import wait_until
 
 from pacsys_rx.backends._gaps import CONNECTION_LOST
 from pacsys_rx.backends.base import OneShotSink, ReadRequest, StreamSink
+from pacsys_rx.backends.dpm import jobs
 from pacsys_rx.backends.dpm.connection import ConnectionLost, DpmConnection, HandshakeRefused
 from pacsys_rx.backends.dpm.jobs import MIN_RESTART_INTERVAL, ReadJob, StreamLane, _answers_start
 from pacsys_rx.model import AcnetStatus, Reading
@@ -396,5 +397,39 @@ def test_a_restart_does_not_deliver_the_extra_reading_of_a_default_event_entry()
         assert second.enough.wait(5.0)
         assert [r.drf for r in first.readings] == ["M:OUTTMP"]
         assert added[1] == "M:OUTTMP"
+    finally:
+        lane.stop()
+
+
+def test_an_entry_added_while_a_large_batch_is_delivered_restarts_the_list_before_the_batch_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs, "MIN_RESTART_INTERVAL", 0.0)
+    batch = 500
+    delivered_at_restart: list[int] = []
+    first = Collector(until=batch)
+    second = Collector(until=1)
+
+    def respond(request: pc.DpmRequest) -> list[pc.DpmReply]:
+        if not isinstance(request, pc.StartListRequest):
+            return []
+        delivered_at_restart.append(len(first.readings))
+        if len(delivered_at_restart) == 1:
+            return [pc.StartListReply(request.list_id, 0),
+                    *(pc.ScalarReply(1, MS + i, 0, 0, float(i)) for i in range(batch))]
+        return [pc.StartListReply(request.list_id, 0), pc.ScalarReply(2, MS, 0, 0, 1.0)]
+
+    lane = StreamLane(lambda: opened(MemoryTransport(respond)), Backoff())
+    original = first.emit
+
+    def emit_and_add(reading: Reading) -> None:
+        original(reading)
+        if len(first.readings) == 1:
+            lane.add(["G:AMANDA@p,1000"], second)
+
+    first.emit = emit_and_add  # type: ignore[method-assign]
+    try:
+        lane.add(["M:OUTTMP@p,1000"], first)
+        assert first.enough.wait(5.0) and second.enough.wait(5.0)
+        assert delivered_at_restart[0] == 0 and delivered_at_restart[1] < batch
     finally:
         lane.stop()

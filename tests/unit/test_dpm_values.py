@@ -50,7 +50,8 @@ def test_fast_path_reads_every_integer_size_and_layouts_of_equal_length_alike() 
         for body in bodies:
             reply = pc.decode_reply(body)
             assert isinstance(reply, pc.ScalarReply)
-            assert decode_client_frame(body) == (reply.ref_id, reply.timestamp, reply.cycle, reply.status, 1.5)
+            expected = (reply.ref_id, reply.timestamp, reply.cycle, reply.status, 1.5)
+            assert decode_client_frame(body) == expected
 
 
 def test_a_scalar_with_bytes_after_its_value_is_read_like_the_codec() -> None:

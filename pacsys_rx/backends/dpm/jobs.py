@@ -486,6 +486,10 @@ class StreamLane:
                 timeout = self._send_changes(connection)
             awaiting = self._awaiting_first
             for frame in frames:
+                if self._woken:  # entries added or released while a large batch is being delivered
+                    self._woken = False
+                    if self._pending or self._removed:
+                        timeout = self._send_changes(connection)
                 if type(frame) is tuple:
                     found = entries.get(frame[0])
                     if found is None:
