@@ -108,6 +108,26 @@ def content_header(payload: bytes) -> tuple[int, str | None] | None:
     return body_size, correlation_id
 
 
+def _plain_content(buffer: bytes, at: int, size: int, channel: int) -> tuple[bytes, int] | None:
+    """The body and end of the content at ``at`` when it is all there, without properties, in at most
+    one body frame (the common case, taken in one step); else None."""
+    if size - at < _CONTENT_HEADER.size + 1:
+        return None
+    kind, number, length, _, _, body_size, flags = _CONTENT_HEADER.unpack_from(buffer, at)
+    at += _CONTENT_HEADER.size + 1
+    if kind != FRAME_HEADER or number != channel or length != 14 or flags or buffer[at - 1] != FRAME_END:
+        return None
+    if not body_size:
+        return b"", at
+    end = at + _HEAD_SIZE + body_size
+    if end >= size:
+        return None
+    kind, number, length = _FRAME_HEAD.unpack_from(buffer, at)
+    if kind != FRAME_BODY or number != channel or length != body_size or buffer[end] != FRAME_END:
+        return None
+    return buffer[at + _HEAD_SIZE:end], end + 1
+
+
 class DeliveryReader:
     """Splits the broker's byte stream; deliveries on channels in ``channels`` are put together."""
 
@@ -138,7 +158,13 @@ class DeliveryReader:
             frame = buffer[at:end + 1]
             at = end + 1
             if kind == FRAME_METHOD and channel in self.channels and payload[:4] == BASIC_DELIVER:
-                partial[channel] = _Partial(deliver_routing_key(payload), frame)
+                key = deliver_routing_key(payload)
+                plain = _plain_content(buffer, at, size, channel)
+                if plain is None:
+                    partial[channel] = _Partial(key, frame)
+                else:
+                    body, at = plain
+                    out.append(Delivery(channel, key, None, body))
                 continue
             pending = partial.get(channel)
             if pending is None or kind not in (FRAME_HEADER, FRAME_BODY):
