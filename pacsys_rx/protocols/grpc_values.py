@@ -50,6 +50,10 @@ _Status = status_pb2.Status
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SCALAR_DATA = b"\x12\x09\x09"
 """``Reading.data`` (field 2, 9 bytes) holding only ``Value.scalar`` (field 1, a little-endian double)."""
+_ENTRIES_PER_READ = 64
+"""Scalar entries read by one ``struct`` call at most (bounds the work wasted where their size changes)."""
+_MIN_ENTRIES_PER_READ = 3
+"""Fewer entries left than this are read one by one (a ``struct`` call costs more for them)."""
 _unpack_double = struct.Struct("<d").unpack_from
 _SCALAR_ENTRY_SIZE = 15
 """Bytes of a scalar ``Readings.reading`` entry besides its timestamp body: the entry's key and length,
@@ -233,69 +237,66 @@ def stream_readings(reply: DAQ_pb2.ReadingReply, target: Target) -> list[Reading
     return [sample_reading(sample, target) for sample in reply.readings.reading]
 
 
-def scalar_samples(data: bytes) -> tuple[int, Sequence[float], list[datetime]] | None:
+def scalar_samples(data: bytes) -> tuple[int, list[float], list[datetime]] | None:
     """The index, values and times of an encoded ``ReadingReply`` made only of successful scalars with
     a timestamp (the bulk of any stream), read straight from the wire; None for any other reply, which
-    then needs the generated classes."""
-    size = len(data)
+    then needs the generated classes.
+
+    Where several entries of one size follow each other, up to :data:`_ENTRIES_PER_READ` are read with
+    one ``struct`` call, which also yields every key and length byte for checking; a lone entry is
+    checked byte by byte.
+    """
+    end = len(data)
     index = 0
     position = 0
-    if size and data[0] == 0x08:
+    if end and data[0] == 0x08:
         index, position = _short_varint(data, 1)
         if index < 0:
             return None
-    if position + 2 > size or data[position] != 0x12:
+    if position + 2 > end or data[position] != 0x12:
         return None
     length, position = _short_varint(data, position + 1)
-    if length < 0 or position + length != size:
+    if length < 0 or position + length != end:
         return None
-    entries = _same_size_entries(data, position) or _scalar_entries(data, position)
-    if entries is None:
-        return None
-    values, bodies = entries
-    try:
-        moments = list(map(_stamps.__getitem__, bodies))
-    except KeyError:
-        moments = [_stamps.get(body) or _encoded_timestamp(body) for body in bodies]
+    values: list[float] = []
+    moments: list[datetime] = []
+    stamps = _stamps
+    while position < end:
+        left = end - position
+        if left < _SCALAR_ENTRY_SIZE:
+            return None
+        entry = data[position + 1] + 2
+        body = entry - _SCALAR_ENTRY_SIZE
+        if body < 0 or entry >= 0x82:
+            return None
+        if left < _MIN_ENTRIES_PER_READ * entry:
+            value_at = position + 4 + body
+            if entry > left or data[position] != 0x12 or data[position + 2] != 0x0A \
+                    or data[position + 3] != body or data[value_at:value_at + 3] != _SCALAR_DATA:
+                return None
+            stamp = data[position + 4:value_at]
+            moments.append(stamps.get(stamp) or _encoded_timestamp(stamp))
+            values.append(_unpack_double(data, value_at + 3)[0])
+            position += entry
+            continue
+        count = left // entry
+        if count > _ENTRIES_PER_READ:
+            count = _ENTRIES_PER_READ
+        fields = _entries_struct(entry, count).unpack_from(data, position)
+        header = bytes((0x12, entry - 2, 0x0A, body))
+        headers = fields[0::4]
+        run = count if headers.count(header) == count else \
+            next(i for i, found in enumerate(headers) if found != header)
+        if run == 0 or fields[2:4 * run:4].count(_SCALAR_DATA) != run:
+            return None
+        run_stamps = fields[1:4 * run:4]
+        try:
+            moments += list(map(stamps.__getitem__, run_stamps))
+        except KeyError:
+            moments += [stamps.get(stamp) or _encoded_timestamp(stamp) for stamp in run_stamps]
+        values += fields[3:4 * run:4]
+        position += run * entry
     return index, values, moments
-
-
-def _same_size_entries(data: bytes, first: int) -> tuple[Sequence[float], Sequence[bytes]] | None:
-    """Values and timestamp bodies of scalar entries from ``first`` to the end when they all have the
-    size of the first one (read with one ``struct`` call), else None."""
-    end = len(data)
-    if first >= end:
-        return None
-    entry = data[first + 1] + 2
-    count, rest = divmod(end - first, entry)
-    body = entry - _SCALAR_ENTRY_SIZE
-    if rest or body < 0 or entry >= 0x82:
-        return None
-    fields = _entries_struct(entry, count).unpack_from(data, first)
-    if fields[0::4].count(bytes((0x12, entry - 2, 0x0A, body))) != count \
-            or fields[2::4].count(_SCALAR_DATA) != count:
-        return None
-    return fields[3::4], fields[1::4]
-
-
-def _scalar_entries(data: bytes, position: int) -> tuple[Sequence[float], Sequence[bytes]] | None:
-    """Values and timestamp bodies of scalar entries of any sizes from ``position`` to the end, or None."""
-    size = len(data)
-    values = []
-    bodies = []
-    while position < size:
-        if size - position < _SCALAR_ENTRY_SIZE or data[position] != 0x12 or data[position + 2] != 0x0A:
-            return None
-        length = data[position + 1]
-        end = position + 2 + length
-        value_at = end - 11
-        if length >= 0x80 or end > size or data[position + 3] != length - 13 \
-                or data[value_at:value_at + 3] != _SCALAR_DATA:
-            return None
-        bodies.append(data[position + 4:value_at])
-        values.append(_unpack_double(data, value_at + 3)[0])
-        position = end
-    return values, bodies
 
 
 @functools.lru_cache(maxsize=512)
@@ -335,6 +336,8 @@ def decode_stream_reply(data: bytes, targets: Sequence[Target], live: Container[
     if drf not in live:
         return []
     device, units, meta, scalar = target.device, target.units, target.meta, ValueType.SCALAR
+    if len(values) == 1:  # most replies of slow streams: no loop to set up
+        return [Reading(drf, device, values[0], scalar, units, moments[0], None, OK, BACKEND, meta)]
     return [Reading(drf, device, value, scalar, units, moment, None, OK, BACKEND, meta)
             for value, moment in zip(values, moments, strict=True)]
 
