@@ -433,3 +433,41 @@ def test_an_entry_added_while_a_large_batch_is_delivered_restarts_the_list_befor
         assert delivered_at_restart[0] == 0 and delivered_at_restart[1] < batch
     finally:
         lane.stop()
+
+
+def test_a_first_reading_in_a_batch_is_delivered_before_the_running_entries_readings() -> None:
+    burst = 300
+    first = Collector(until=1 + burst)
+    running_when_new_arrived: list[int] = []
+    second = Collector(until=1)
+    original = second.emit
+
+    def note_and_emit(reading: Reading) -> None:
+        running_when_new_arrived.append(len(first.readings))
+        original(reading)
+
+    second.emit = note_and_emit  # type: ignore[method-assign]
+    starts = 0
+
+    def respond(request: pc.DpmRequest) -> list[pc.DpmReply]:
+        nonlocal starts
+        if not isinstance(request, pc.StartListRequest):
+            return []
+        starts += 1
+        if starts == 1:
+            return [pc.StartListReply(request.list_id, 0), pc.ScalarReply(1, MS, 0, 0, 0.0)]
+        return [pc.DeviceInfoReply(2, 2, "G:AMANDA", "d", "degF"), pc.StartListReply(request.list_id, 0),
+                *(pc.ScalarReply(1, MS + i, 0, 0, float(i)) for i in range(1, burst + 1)),
+                pc.ScalarReply(2, MS, 0, 0, 7.0)]
+
+    lane = StreamLane(lambda: opened(MemoryTransport(respond)), Backoff())
+    try:
+        lane.add(["M:OUTTMP@p,1000"], first)
+        wait_until(lambda: len(first.readings) == 1, what="the running entry's first reading")
+        lane.add(["G:AMANDA@p,1000"], second)
+        assert second.enough.wait(5.0) and first.enough.wait(5.0)
+        assert running_when_new_arrived == [1]
+        assert second.readings[0].units == "degF"
+        assert [r.value for r in first.readings] == [float(i) for i in range(burst + 1)]
+    finally:
+        lane.stop()

@@ -283,6 +283,17 @@ def _without_first_reading(drf: str) -> str | None:
     return request.with_event(f"{'P' if event.continuous else 'Q'},{event.period_ms},F")
 
 
+def _first_readings_ahead(frames: list[ClientFrame], awaiting: set[int]) -> list[ClientFrame]:
+    """The frames of entries awaiting their first reading before the rest (a new stream's first reading
+    does not wait behind a burst of running ones); each entry's own frames keep their order."""
+    ahead: list[ClientFrame] = []
+    rest: list[ClientFrame] = []
+    for frame in frames:
+        ref_id = frame[0] if type(frame) is tuple else getattr(frame, "ref_id", None)
+        (ahead if ref_id in awaiting else rest).append(frame)
+    return ahead + rest if ahead else frames
+
+
 class StreamLane:
     """One pooled stream connection and its list, carrying the DRFs of any number of stream sinks.
 
@@ -485,6 +496,8 @@ class StreamLane:
             if self._pending or self._removed:
                 timeout = self._send_changes(connection)
             awaiting = self._awaiting_first
+            if awaiting and len(frames) > 1:
+                frames = _first_readings_ahead(frames, awaiting)
             for frame in frames:
                 if self._woken:  # entries added or released while a large batch is being delivered
                     self._woken = False
