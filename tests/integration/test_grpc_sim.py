@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from typing import Any
 
 import grpc
 import jwt
@@ -18,6 +19,7 @@ import pacsys_rx as prx
 from pacsys_rx.auth import JWTAuth
 from pacsys_rx.backends._gaps import CONNECTION_LOST
 from pacsys_rx.backends.grpc import GRPCBackend
+from pacsys_rx.backends.grpc import backend as grpc_backend
 from pacsys_rx.errors import AuthenticationError, BackendUnavailable, DeviceError
 from pacsys_rx.model import AcnetStatus, AnalogAlarm, BasicStatus, DigitalAlarm, Reading, ValueType
 from pacsys_rx.protocols.proto import DAQ_pb2, DAQ_pb2_grpc
@@ -163,6 +165,39 @@ def test_a_call_offered_more_than_the_simulator_can_serve_keeps_delivering(
     finally:
         subscription.dispose()
     wait_until(lambda: sim.counters("grpc")["read_calls"] == 0)
+
+
+def test_a_small_lane_beyond_the_bound_merges_into_the_new_call_and_a_large_one_into_the_next_smallest(
+        sim: Simulator, endpoint: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streams arriving one by one beside a large call do not make that call re-issue each time."""
+    host, port = endpoint
+    seen: list[threading.Event] = []
+
+    def subscribe(backend: GRPCBackend, drfs: list[str]) -> Any:
+        event = threading.Event()
+        seen.append(event)
+        subscription = backend.stream(drfs).subscribe(lambda _: event.set())
+        wait_until(event.is_set, what=f"{drfs[0]} delivering")
+        time.sleep(grpc_backend.MIN_REISSUE_INTERVAL * 1.5)  # the next stream gets a lane of its own
+        return subscription
+
+    with GRPCBackend(host, port, timeout=5.0, stream_calls=2) as backend:
+        subscriptions = [subscribe(backend, [f"Z:BANK{i:03d}@p,100" for i in range(10)])]
+        large = backend._lanes[0]
+        large_call = large._call
+        subscriptions += [subscribe(backend, ["Z:BANK010@p,100"]), subscribe(backend, ["Z:BANK011@p,100"])]
+        wait_until(lambda: sim.counters("grpc")["read_calls"] <= 2, what="lanes merged down to the bound")
+        assert large._call is large_call and sorted(lane.drf_count for lane in backend._lanes) == [2, 10]
+        monkeypatch.setattr(grpc_backend, "SMALL_LANE", 1)
+        subscriptions.append(subscribe(backend, ["Z:BANK012@p,100"]))
+        wait_until(lambda: large._call is not large_call and large.drf_count == 12,
+                   what="the two-DRF lane merged into the large one")
+        for event in seen:
+            event.clear()
+        wait_until(lambda: all(event.is_set() for event in seen), what="every stream still delivering")
+        for subscription in subscriptions:
+            subscription.dispose()
+        wait_until(lambda: sim.counters("grpc")["read_calls"] == 0, what="every call ended")
 
 
 def test_two_subscribers_share_one_server_subscription(sim: Simulator, backend: GRPCBackend) -> None:

@@ -85,10 +85,12 @@ NO_STATUS_MESSAGE = "No status received from server"
 
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 CONNECT_SETTLE = 0.25
+"""A stream call alive this fraction of the backend's timeout counts as connected."""
 MIN_REISSUE_INTERVAL = 0.1
 """Shortest time between two issues of one stream call for added DRFs (additions in between are batched)."""
 DEFAULT_STREAM_CALLS = 4
-"""A stream call alive this fraction of the backend's timeout counts as connected."""
+SMALL_LANE = 100
+"""A lane with at most this many DRFs merges into a new lane (rather than re-issuing another call)."""
 _UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 _WRITE_INTERRUPTED = _UNREACHABLE | {grpc.StatusCode.CANCELLED}
 _REFUSED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
@@ -847,9 +849,12 @@ class GRPCBackend(ReportsHealth, Backend):
 
     def _lane_for_new_stream(self) -> _CallLane:
         """The lane new streams join: the youngest while it is young (so a burst of ``stream()`` calls
-        shares one call), else a new one; with ``stream_calls`` lanes running, the two smallest merge
-        first. New streams thus never wait for a large call to be re-issued."""
-        merge: tuple[_CallLane, _CallLane] | None = None
+        shares one call), else a new one. With ``stream_calls`` lanes running, the smallest lane merges
+        first: into the new lane when it has at most :data:`SMALL_LANE` DRFs (the new call opens with
+        them, so nothing is re-issued), else into the next smallest. New streams thus never wait for a
+        large call to be re-issued, and streams arriving one by one beside large calls do not make a
+        large call re-issue each time."""
+        merge: tuple[_CallLane, _CallLane | None] | None = None
         with self._lock:
             self._lanes = [lane for lane in self._lanes if not lane.finished]
             now = time.monotonic()
@@ -858,13 +863,13 @@ class GRPCBackend(ReportsHealth, Backend):
             if len(self._lanes) >= self.stream_calls:
                 if len(self._lanes) == 1:
                     return self._lanes[0]
-                smaller, larger = sorted(self._lanes, key=lambda lane: lane.drf_count)[:2]
-                self._lanes.remove(smaller)
-                merge = smaller, larger
+                smallest, next_smallest = sorted(self._lanes, key=lambda lane: lane.drf_count)[:2]
+                self._lanes.remove(smallest)
+                merge = smallest, None if smallest.drf_count <= SMALL_LANE else next_smallest
             lane = _CallLane(self)
             self._lanes.append(lane)
         if merge is not None:
-            merge[1].absorb(merge[0])
+            (merge[1] or lane).absorb(merge[0])
         return lane
 
     def _close_transport(self) -> None:
