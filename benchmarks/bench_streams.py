@@ -17,8 +17,10 @@ Each backend runs in a process of its own (so its memory growth is its own).
 
 DPM/HTTP adds new DRFs to a running list by restarting it, at most every 0.1 s per connection: a new
 stream waits for no restart while streams arrive at most pool-size times per 0.1 s (40/s with the
-default 4 connections); faster arrivals are batched and wait up to 0.1 s. gRPC and DMQ put the streams
-of each 0.1 s into a new call or job and merge the two smallest beyond their bound.
+default 4 connections); faster arrivals are batched and wait up to 0.1 s. A restart makes the server
+re-send a reading only for the entries added since the previous restart (running entries are re-added
+without their immediate first reading), not for the 2,500 running on the connection. gRPC and DMQ put
+the streams of each 0.1 s into a new call or job and merge the two smallest beyond their bound.
 
 Run: ``.venv/bin/python benchmarks/bench_streams.py [--count 10000] [--json FILE]``.
 """
