@@ -169,7 +169,8 @@ def test_a_call_offered_more_than_the_simulator_can_serve_keeps_delivering(
 
 def test_a_small_lane_beyond_the_bound_merges_into_the_new_call_and_a_large_one_into_the_next_smallest(
         sim: Simulator, endpoint: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Streams arriving one by one beside a large call do not make that call re-issue each time."""
+    """Streams arriving one by one beside a large call do not make that call re-issue each time; the new
+    call lists the new stream's DRFs first, so its first reading does not wait behind the merged ones."""
     host, port = endpoint
     seen: list[threading.Event] = []
 
@@ -188,6 +189,8 @@ def test_a_small_lane_beyond_the_bound_merges_into_the_new_call_and_a_large_one_
         subscriptions += [subscribe(backend, ["Z:BANK010@p,100"]), subscribe(backend, ["Z:BANK011@p,100"])]
         wait_until(lambda: sim.counters("grpc")["read_calls"] <= 2, what="lanes merged down to the bound")
         assert large._call is large_call and sorted(lane.drf_count for lane in backend._lanes) == [2, 10]
+        merged, = (lane for lane in backend._lanes if lane is not large)
+        assert [drf.split(".")[0] for drf in merged._call_drfs] == ["Z:BANK011", "Z:BANK010"]  # new first
         monkeypatch.setattr(grpc_backend, "SMALL_LANE", 1)
         subscriptions.append(subscribe(backend, ["Z:BANK012@p,100"]))
         wait_until(lambda: large._call is not large_call and large.drf_count == 12,

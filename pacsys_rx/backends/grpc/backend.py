@@ -538,7 +538,7 @@ class _CallLane:
         with self._lock:
             self._reissue_timer = None
             call = self._call
-            if call is None or self._stopped.is_set() or tuple(self._sinks) == self._call_drfs:
+            if call is None or self._stopped.is_set() or self._sinks.keys() == set(self._call_drfs):
                 return
             self._reissuing = call
         call.cancel()
@@ -549,7 +549,10 @@ class _CallLane:
         with self._lock:
             if self._stopped.is_set():
                 return None
-            self._call_drfs = tuple(self._sinks)
+            # DRFs taken over from retiring lanes go last: those lanes serve them until this call is open
+            moved = {drf for lane in self._retiring for drf in lane._sinks}
+            self._call_drfs = (*(drf for drf in self._sinks if drf not in moved),
+                               *(drf for drf in self._sinks if drf in moved))
             self._unconnected = list(self._counts)
             self._call = self._backend._read_encoded(DAQ_pb2.ReadingList(drf=self._call_drfs),
                                                       metadata=self._backend._metadata())
