@@ -130,13 +130,17 @@ class _DeliveryPool:
         self._urgent: deque[Subscriber] = deque()
         self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._looking = 0
-        """Awake workers not inside a subscriber's drain: they look at the lists before they sleep."""
+        self._looking: deque[None] = deque()
+        """One token per awake worker not inside a subscriber's drain (it looks at the lists before it
+        sleeps); a deque so that workers take and give back their token without the lock."""
         self._sleeping = 0
         self._threads = 0
 
     def run(self, subscriber: Subscriber, urgent: bool = False) -> None:
         (self._urgent if urgent else self._ready).append(subscriber)
+        self._wake_if_nobody_looks()
+
+    def _wake_if_nobody_looks(self) -> None:
         if not self._looking and (self._sleeping or self._threads < POOL_MAX_THREADS):
             self._wake()
 
@@ -147,40 +151,39 @@ class _DeliveryPool:
                 return
             if self._sleeping:
                 self._sleeping -= 1
-                self._looking += 1
+                self._looking.append(None)
                 self._wakeups.put(None)
                 return
             if self._threads >= POOL_MAX_THREADS:
                 return  # the first busy worker to finish looks
             self._threads += 1
-            self._looking += 1
+            self._looking.append(None)
         threading.Thread(target=self._work, name="pacsys-rx-delivery", daemon=True).start()
 
     def _next(self) -> Subscriber | None:
-        try:
-            return self._urgent.popleft()
-        except IndexError:
-            pass
+        if self._urgent:
+            try:
+                return self._urgent.popleft()
+            except IndexError:  # taken by another worker meanwhile
+                pass
         try:
             return self._ready.popleft()
         except IndexError:
             return None
 
     def _work(self) -> None:
-        lock = self._lock
+        lock, looking = self._lock, self._looking
         while True:
             subscriber = self._next()
             if subscriber is not None:
-                with lock:
-                    self._looking -= 1
+                looking.pop()
                 if self._ready or self._urgent:
-                    self._wake()
+                    self._wake_if_nobody_looks()
                 subscriber.drain()
-                with lock:
-                    self._looking += 1
+                looking.append(None)
                 continue
             with lock:
-                self._looking -= 1
+                looking.pop()
                 self._sleeping += 1
             if self._ready or self._urgent:  # queued by a producer that still saw this worker looking
                 self._wake()

@@ -137,3 +137,25 @@ def test_a_burst_is_drained_by_workers_that_stay_awake_until_the_list_is_empty()
             pool.run(task)  # type: ignore[arg-type]
     wait_until(lambda: all(t.drained.is_set() for tasks in rounds for t in tasks), what="the burst drained")
     assert delivery_threads() - before <= POOL_MAX_THREADS
+
+
+def test_producers_on_several_threads_leave_no_subscriber_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streams, "POOL_IDLE_SECONDS", 0.001)  # workers keep ending and starting again
+    pool = _DeliveryPool()
+    before = delivery_threads()
+    tasks = [[_Task() for _ in range(2000)] for _ in range(4)]
+    most = [0]
+
+    def produce(mine: list[_Task]) -> None:
+        for index, task in enumerate(mine):
+            pool.run(task, urgent=index % 7 == 0)  # type: ignore[arg-type]
+            if index % 100 == 0:
+                most[0] = max(most[0], delivery_threads() - before)
+
+    producers = [threading.Thread(target=produce, args=(mine,)) for mine in tasks]
+    for producer in producers:
+        producer.start()
+    for producer in producers:
+        producer.join()
+    wait_until(lambda: all(t.drained.is_set() for mine in tasks for t in mine), what="every task drained")
+    assert most[0] <= POOL_MAX_THREADS
