@@ -96,12 +96,23 @@ def test_a_truncated_delivery_method_is_a_protocol_error(cut: int) -> None:
         DeliveryReader({CHOSEN}).feed(b"\x01\x00\x03" + len(payload).to_bytes(4, "big") + payload + b"\xce")
 
 
-def test_a_forgotten_channel_drops_its_half_received_delivery() -> None:
-    frames = delivery_frames(CHOSEN, "R.X", b"body")
+def test_a_forgotten_channel_drops_the_rest_of_its_half_received_delivery() -> None:
+    frames = delivery_frames(CHOSEN, "R.X", b"body", frame_body=2)
+    heartbeat = frame.Heartbeat().marshal()
+    for cut in (1, 2, 3):  # after the method frame, the content header, the first body frame
+        reader = DeliveryReader({CHOSEN})
+        assert reader.feed(b"".join(frames[:cut])) == []
+        reader.forget(CHOSEN)
+        assert reader.feed(b"".join(frames[cut:]) + heartbeat) == [heartbeat]
+        assert reader.feed(frames[0]) == []  # a new delivery on a chosen channel is read again
+
+
+def test_a_forgotten_channel_passes_on_the_rest_of_a_delivery_already_passed_on_raw() -> None:
+    frames = delivery_frames(CHOSEN, "R", b"xy", spec.BasicProperties(headers={"a": 1}), frame_body=1)
     reader = DeliveryReader({CHOSEN})
-    assert reader.feed(frames[0] + frames[1]) == []
+    assert reader.feed(b"".join(frames[:3])) == frames[:3]
     reader.forget(CHOSEN)
-    assert reader.feed(frames[2]) == [frames[2]]
+    assert reader.feed(frames[3]) == [frames[3]]
 
 
 _TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=40)

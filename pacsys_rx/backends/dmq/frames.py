@@ -63,6 +63,8 @@ class _Partial:
     """Body bytes still expected (-1: the content header has not arrived)."""
     raw: bool = False
     """Passed on as raw frames (undecoded properties)."""
+    dropped: bool = False
+    """Its channel was forgotten: the rest of its frames are read and dropped."""
     parts: list[bytes] = field(default_factory=list)
 
 
@@ -172,10 +174,11 @@ class DeliveryReader:
                 continue
             if kind == FRAME_HEADER:
                 header = content_header(payload)
-                if header is None:
-                    pending.raw = True
+                if header is None or pending.dropped:
                     pending.remaining = _U64.unpack_from(payload, 4)[0]
-                    out += (pending.method_frame, frame)
+                    if not pending.dropped:
+                        pending.raw = True
+                        out += (pending.method_frame, frame)
                 else:
                     pending.remaining, pending.correlation_id = header
             elif pending.remaining < 0:
@@ -184,19 +187,23 @@ class DeliveryReader:
                 pending.remaining -= length
                 if pending.raw:
                     out.append(frame)
-                else:
+                elif not pending.dropped:
                     pending.parts.append(payload)
             if pending.remaining <= 0:
                 del partial[channel]
-                if not pending.raw:
+                if not (pending.raw or pending.dropped):
                     body = pending.parts[0] if len(pending.parts) == 1 else b"".join(pending.parts)
                     out.append(Delivery(channel, pending.routing_key, pending.correlation_id, body))
         self._buffer = buffer[at:]
         return out
 
     def forget(self, channel: int) -> None:
-        """Drop a delivery half-received on ``channel`` (closed)."""
-        self._partial.pop(channel, None)
+        """``channel`` is closing: the rest of a delivery half-received on it is dropped (a decoder that
+        never saw its method frame could not take its content frames), unless its first frames were
+        already passed on raw."""
+        pending = self._partial.get(channel)
+        if pending is not None and not pending.raw:
+            pending.dropped = True
 
 
 def _short(text: str) -> bytes:
