@@ -4,7 +4,9 @@ The 1000-device bank at 200 Hz per device (``Z:BANK000..999@p,5``, 200,000 readi
 ``map`` + ``filter``, counted over ``--seconds`` after ``--warmup``; the target for our client is at
 least 100,000 readings/s on one core and more than pacsys, at most 1.5 µs of client CPU per reading
 and 3x less than pacsys. Capacity: the same at ``@p,2`` (500,000 readings/s offered); the simulator's
-gRPC server may itself be the limit there (its cores are in the run table). The simulator
+gRPC server may itself be the limit there (its cores are in the run table): a call whose queue is full
+stops acquiring until its writer takes the queue, so the row measures what the simulator still
+delivers rather than its collapse. The simulator
 (``python -m pacsys_rx sim --servers grpc``) runs in its own process; the clients run one after the
 other, each once the simulator is idle again. pacsys runs in ``.venv-bench`` through
 ``reference/pacsys_stream.py``, in each of its dispatch modes; its best run is the reference.

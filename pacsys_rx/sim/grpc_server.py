@@ -19,8 +19,9 @@ names get an all-zero ``DeviceInfo`` like production. ``getAllAlarmInfo`` gives 
 alarm block of the named devices (none for unknown names or devices without alarms), taken from the
 block's raw bytes; ``getAlarmText`` answers the known ids among those asked for (see :class:`AlarmTexts`).
 
-Overload: a call whose queue is full stops acquiring (its engine subscription is cancelled) until
-its queue has been written out, then subscribes its repeating entries again. This is a decision of
+Overload: a call whose queue is full stops acquiring (its engine subscription is cancelled) until its
+writer takes the queue for the next round, then subscribes its repeating entries again (so at most
+two queues' worth of samples are held: one being written, one filling). This is a decision of
 the simulator's: the real service silently drops readings for clients it cannot keep up with
 (dpm-grpc.md §5.2); dropping them at the source rather than after sampling keeps a simulator that is
 itself short of CPU (more readings offered than one core can sample and send) delivering as much as
@@ -59,8 +60,8 @@ BAD_REQUEST = AcnetStatus.named("DPM_BAD_REQUEST")
 INVALID_DATA = AcnetStatus.named("DIO_INVDATA")
 NO_DATA = AcnetStatus.named("ACNET_RETRY")
 MAX_QUEUED_SAMPLES = 200_000
-"""Per call; further samples are dropped (and counted) and the call stops acquiring until its queue has
-been written out (see the module documentation)."""
+"""Per call; further samples are dropped (and counted) and the call stops acquiring until its writer
+takes the queue (see the module documentation)."""
 FLUSH_INTERVAL_S = 0.1
 """A call writes at most one round of replies per interval, so a busy call's replies carry several
 samples each (one write per entry per round) while a quiet call's data leaves at once."""
@@ -255,7 +256,7 @@ class _ReadCall:
         self.subscription.cancel()
 
     def resume(self) -> None:
-        """Acquire again (the queue has been written out): subscribe the live repeating entries."""
+        """Acquire again (the writer took the queue): subscribe the live repeating entries."""
         assert self._subscribe is not None
         self.suspended = False
         entries = [(tag, request) for tag, request in self._repeating if tag not in self.closed]
@@ -463,8 +464,6 @@ class GRPCServer(SimServer):
         next_flush = loop.time()
         while True:
             if call.idle:
-                if call.suspended:
-                    call.resume()
                 if call.finished:
                     return
                 await call.wake.wait()
@@ -476,7 +475,10 @@ class GRPCServer(SimServer):
             if pause > 0:
                 await asyncio.sleep(pause)
             next_flush = loop.time() + FLUSH_INTERVAL_S
-            for reply in call.drain():
+            replies = call.drain()
+            if call.suspended:
+                call.resume()  # sampling goes on while this round is written
+            for reply in replies:
                 try:
                     await context.write(self._outgoing(reply))
                 except Exception:

@@ -56,7 +56,7 @@ def subscriber(engine: EventEngine) -> Callable[[Sequence[tuple[int, DataRequest
     return subscribe
 
 
-def test_a_call_whose_queue_is_full_stops_acquiring_until_it_was_written_out(
+def test_a_call_whose_queue_is_full_stops_acquiring_until_resumed(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(grpc_server, "MAX_QUEUED_SAMPLES", 10)
     engine = EventEngine(DeviceModel(load_catalogue(), seed=1), start_ms=START_MS)
@@ -76,8 +76,7 @@ def test_a_call_whose_queue_is_full_stops_acquiring_until_it_was_written_out(
     assert call.finished
 
 
-def test_the_writer_resumes_a_suspended_call_once_its_queue_is_written(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_writer_resumes_a_suspended_call_when_it_takes_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(grpc_server, "MAX_QUEUED_SAMPLES", 4)
     monkeypatch.setattr(grpc_server, "FLUSH_INTERVAL_S", 0.0)
     engine = EventEngine(DeviceModel(load_catalogue(), seed=1), start_ms=START_MS)
@@ -85,34 +84,41 @@ def test_the_writer_resumes_a_suspended_call_once_its_queue_is_written(
     call.start(subscriber(engine), [(0, parse_request("Z:BANK000@p,5"))])
     engine.run_until(START_MS + 50)
     assert call.suspended
-    context = CountingContext()
+    context = BlockingContext()
 
     async def serve() -> None:
         server: Any = GRPCServer()
         task = asyncio.ensure_future(server._serve(call, context))
-        while context.writes < 2:
-            await asyncio.sleep(0)
-            engine.run_until(engine.time() + 5)
+        await asyncio.wait_for(context.writing.wait(), timeout=5.0)
+        assert not call.suspended and call.idle  # the round is being written and sampling goes on
+        engine.run_until(START_MS + 55)
+        assert call.queued_count >= 1
         call.abort("done")
+        context.release.set()
         with pytest.raises(Aborted):
             await asyncio.wait_for(task, timeout=5.0)
 
     asyncio.run(serve())
-    assert call.suspensions >= 1 and context.writes >= 2
+    assert call.suspensions == 1 and context.writes == 1
 
 
 class Aborted(Exception):
     pass
 
 
-class CountingContext:
-    """A servicer context that counts writes and ends the call with an exception, as gRPC's abort does."""
+class BlockingContext:
+    """A servicer context whose first write blocks until released (a client slow to take the round);
+    abort ends the call with an exception, as gRPC's does."""
 
     def __init__(self) -> None:
         self.writes = 0
+        self.writing = asyncio.Event()
+        self.release = asyncio.Event()
 
     async def write(self, _message: bytes) -> None:
         self.writes += 1
+        self.writing.set()
+        await self.release.wait()
 
     async def abort(self, _code: Any, _details: str) -> None:
         raise Aborted
