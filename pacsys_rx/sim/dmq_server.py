@@ -67,6 +67,16 @@ def header_bytes(headers: dict[str, Any], name: str) -> bytes | None:
     return None
 
 
+def settle(future: asyncio.Future[Any]) -> Callable[[Any], None]:
+    """A pika callback that resolves ``future`` unless it is done already (its wait timed out): pika
+    calls back from its frame handling, where an exception would drop the broker connection."""
+    def resolve(result: Any) -> None:
+        if not future.done():
+            future.set_result(result)
+
+    return resolve
+
+
 def signed_bytes(properties: Any, body: bytes, host_address: bytes) -> bytes:
     """The MIC input rebuilt from a received message (dmq.md §7.3)."""
     return dmq_signed_bytes(body, message_id=properties.message_id, correlation_id=properties.correlation_id,
@@ -285,7 +295,7 @@ class DmqServer(SimServer):
             if not opened.done():
                 opened.set_exception(error if isinstance(error, Exception) else RuntimeError(str(error)))
 
-        AsyncioConnection(pika.URLParameters(self._url), on_open_callback=opened.set_result,
+        AsyncioConnection(pika.URLParameters(self._url), on_open_callback=settle(opened),
                           on_open_error_callback=on_open_error, on_close_callback=self._on_connection_closed,
                           custom_ioloop=loop)
         self.connection = await asyncio.wait_for(opened, BROKER_TIMEOUT_S)
@@ -337,16 +347,12 @@ class DmqServer(SimServer):
     async def _channel(self) -> Any:
         loop = asyncio.get_running_loop()
         opened: asyncio.Future[Any] = loop.create_future()
-        self.connection.channel(on_open_callback=opened.set_result)
+        self.connection.channel(on_open_callback=settle(opened))
         return await asyncio.wait_for(opened, BROKER_TIMEOUT_S)
 
     async def _rpc(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        def resolve(frame: Any) -> None:
-            if not done.done():
-                done.set_result(frame)
-
-        method(*args, callback=resolve, **kwargs)
+        method(*args, callback=settle(done), **kwargs)
         return await asyncio.wait_for(done, BROKER_TIMEOUT_S)
 
     # ------------------------------------------------------------------ INIT handling

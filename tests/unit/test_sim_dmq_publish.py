@@ -8,7 +8,10 @@ import asyncio
 from itertools import pairwise
 from typing import Any
 
+import pytest
+
 from pacsys_rx.model import ValueType
+from pacsys_rx.sim import dmq_server
 from pacsys_rx.sim.dmq_server import PUBLISH_CHUNK, _Job
 from pacsys_rx.sim.model import Sample
 
@@ -45,3 +48,26 @@ def test_a_large_tick_is_published_one_chunk_per_loop_turn() -> None:
     assert seen[0] == PUBLISH_CHUNK
     assert all(b - a <= PUBLISH_CHUNK for a, b in pairwise(seen))
     assert server.published == [f"R.{text}" for text in requests]
+
+
+class _SlowBroker:
+    """Opens channels only when told to."""
+
+    def __init__(self) -> None:
+        self.pending: list[Any] = []
+
+    def channel(self, on_open_callback: Any) -> None:
+        self.pending.append(on_open_callback)
+
+
+def test_a_channel_that_opens_after_its_wait_timed_out_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dmq_server, "BROKER_TIMEOUT_S", 0.01)
+    server = dmq_server.DmqServer()
+    broker = server.connection = _SlowBroker()
+
+    async def run() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await server._channel()
+        broker.pending[0]("late channel")  # pika calls back from its frame handling: must not raise
+
+    asyncio.run(run())
