@@ -690,7 +690,8 @@ class GRPCBackend(ReportsHealth, Backend):
     ``heartbeat_timeout`` (off by default: the DAQ service sends no heartbeats) re-issues a stream call
     that delivered nothing for that many seconds, so pick it above the slowest event of your streams.
     ``stream_calls`` bounds the ``Read`` calls (and their threads) that carry streams: ``stream()`` calls
-    within 0.1 s share a new call; beyond ``stream_calls`` calls the two smallest merge into one.
+    within 0.1 s share a new call; beyond ``stream_calls`` calls the smallest merges into the new call
+    when it has at most ``SMALL_LANE`` (100) DRFs, else into the next smallest.
     """
 
     name = "grpc"
