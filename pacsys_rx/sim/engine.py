@@ -142,6 +142,13 @@ class _Periodic(_Timer):
         if sub.cancelled:
             return None
         _batch(due, sub).extend([(tag, read(t)) for tag, read in self.pairs])
+        return self.next_tick(engine, t)
+
+    def next_tick(self, engine: EventEngine, t: float) -> float:
+        """The next grid point after ``t``; against the wall clock, after now: an engine that fell behind
+        skips the ticks it missed (as a real acquisition does) instead of replaying every one of them."""
+        if engine.clock is not None:
+            t = max(t, engine.clock())
         return (t // self.period + 1) * self.period
 
 
@@ -167,7 +174,7 @@ class _OnChange(_Periodic):
                 changed.append((tag, sample))
         if changed:
             _batch(due, sub).extend(changed)
-        return (t // self.period + 1) * self.period
+        return self.next_tick(engine, t)
 
 
 class _ClockSource(_Timer):

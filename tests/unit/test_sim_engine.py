@@ -252,3 +252,25 @@ def test_tick_cost_does_not_depend_on_the_catalogue() -> None:
     step(engine, T0 + 100)
     assert len(recorder.batches) == 11
     assert len(engine._heap) == 1
+
+
+def test_periodic_against_the_wall_clock_skips_missed_ticks() -> None:
+    """An engine running late (a loaded simulator) resumes on the grid after now, without replaying."""
+    model = DeviceModel(CATALOGUE, seed=3)
+    wall = [T0]
+    engine = EventEngine(model, clock=lambda: wall[0])
+    model.clock = engine.time
+    recorder, _ = subscribe(engine, "M:OUTTMP@p,100")
+    engine.run_until(T0)
+    wall[0] = T0 + 1050  # ten ticks late
+    engine.run_until(wall[0])
+    wall[0] = T0 + 1100
+    engine.run_until(wall[0])
+    assert [s.timestamp for s in recorder.samples()] == [int(T0), int(T0) + 100, int(T0) + 1100]
+
+
+def test_periodic_in_stepped_time_replays_every_tick_of_a_long_step() -> None:
+    _, engine = make()
+    recorder, _ = subscribe(engine, "M:OUTTMP@p,100")
+    engine.run_until(T0 + 1000)
+    assert len(recorder.samples()) == 11
