@@ -8,7 +8,8 @@ pipe) with a catalogue of 10,100 devices:
   ``Read`` calls (gRPC) or jobs (DMQ), the client's ``pacsys-rx`` threads, and the growth of the
   client's resident memory;
 * then ``--probes`` new streams, one every ``--probe-interval`` seconds, each timed from ``stream()``
-  to its first reading (p50, p99);
+  to its first reading (p50, p99), and the client's full garbage collections meanwhile (each stops every
+  client thread, so a first reading due during one waits for it);
 * the client's CPU per reading over ``--seconds`` of the 10,000 readings/s;
 * finally every stream is disposed, and the figure is what the simulator still holds after at most
   15 s (its subscriptions, list entries, calls or jobs, and connections).
@@ -28,6 +29,7 @@ Run: ``.venv/bin/python benchmarks/bench_streams.py [--count 10000] [--json FILE
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing
 import os
 import subprocess
@@ -153,6 +155,23 @@ class Tally:
         return on_next
 
 
+class FullCollections:
+    """The durations of the interpreter's full (generation 2) garbage collections, from ``gc.callbacks``:
+    each one stops every client thread, so a first reading due meanwhile waits for it."""
+
+    def __init__(self) -> None:
+        self.ms: list[float] = []
+        self._began = 0.0
+
+    def observe(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.ms.append((time.perf_counter() - self._began) * 1000)
+
+
 def measure(section: str, backend: Backend, sim: RemoteSimulator, server: str, channels: str,
             held: tuple[str, ...], count: int, probes: int, interval: float, seconds: float,
             channel_bound: int) -> list[Figure]:
@@ -178,12 +197,15 @@ def measure(section: str, backend: Backend, sim: RemoteSimulator, server: str, c
     rate = (tally.readings - readings) / seconds
 
     delays_ms = []
+    pauses = FullCollections()
+    gc.callbacks.append(pauses.observe)
     for i in range(count, count + probes):
         started = time.perf_counter()
         subscriptions.append(backend.stream(drf(i)).subscribe(tally.observer(i)))
         if tally.first[i].wait(5.0):
             delays_ms.append((time.perf_counter() - started) * 1000)
         time.sleep(max(0.0, interval - (time.perf_counter() - started)))
+    gc.callbacks.remove(pauses.observe)
 
     for subscription in subscriptions:
         subscription.dispose()
@@ -194,6 +216,8 @@ def measure(section: str, backend: Backend, sim: RemoteSimulator, server: str, c
           f"{len(delays_ms)}/{probes} new streams p50 {percentile(delays_ms, 0.5)} ms p99 "
           f"{percentile(delays_ms, 0.99)} ms, {left} left on the server after disposal", flush=True)
     print(f"{section}: first-reading delays (ms): {[round(d, 1) for d in delays_ms]}", flush=True)
+    print(f"{section}: {len(pauses.ms)} full garbage collections during the probes: "
+          f"{[round(d, 1) for d in pauses.ms]} ms", flush=True)
     workload = f"{count:,} separate streams"
     return [
         Figure(section, f"{channels.replace('_', ' ')} held by {workload}", "", held_channels,
@@ -206,6 +230,8 @@ def measure(section: str, backend: Backend, sim: RemoteSimulator, server: str, c
         Figure(section, f"first reading of a new stream beside {workload}, p99 "
                f"(one every {interval:g} s)", "ms", percentile(delays_ms, 0.99) if len(delays_ms) == probes
                else None, higher_is_better=False, target_max=50),
+        Figure(section, f"longest full garbage collection in the client during the probes "
+               f"({len(pauses.ms)} in all)", "ms", max(pauses.ms, default=0.0), higher_is_better=False),
         Figure(section, f"client CPU per reading, {workload} at 1 Hz", "µs", per_reading_us,
                higher_is_better=False),
         Figure(section, f"left on the simulator {SETTLE_S:g} s after disposing all", "", left,
