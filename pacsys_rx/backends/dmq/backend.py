@@ -43,6 +43,8 @@ HOST_ENV = "PACSYS_DMQ_HOST"
 PORT_ENV = "PACSYS_DMQ_PORT"
 APP_ID = "pacsys_rx"
 DEFAULT_STREAM_JOBS = 16
+SMALL_LANE = 100
+"""DRFs of a lane that a new lane beyond ``stream_jobs`` takes over (a larger one makes two merge)."""
 
 
 class DMQBackend(ReportsHealth, Backend):
@@ -52,8 +54,9 @@ class DMQBackend(ReportsHealth, Backend):
     ``connection_name`` (shown by ``rabbitmqctl list_connections``) defaults to a unique
     ``pacsys_rx-dmq-<uuid>``. Heartbeat, liveness and session intervals are in seconds; ``backoff``
     is the reconnect policy of the broker connection. ``stream_jobs`` bounds the jobs (channels) that
-    carry streams: ``stream()`` calls within 0.1 s share a new job, and beyond ``stream_jobs`` jobs the
-    two smallest merge (a job's DRFs are fixed, so a merge starts one new job for both).
+    carry streams: ``stream()`` calls within 0.1 s share a new job, and beyond ``stream_jobs`` jobs a new
+    job takes over the smallest one, or the two smallest merge (a job's DRFs are fixed, so a merge
+    starts one new job for both).
     """
 
     name = "dmq"
@@ -130,25 +133,38 @@ class DMQBackend(ReportsHealth, Backend):
 
     def _attach(self, drfs: Sequence[str], sink: StreamSink) -> None:
         """Put ``sink``'s DRFs on the youngest lane while it is young (a burst of ``stream()`` calls
-        shares one job), else on a new lane; with ``stream_jobs`` lanes running, the two smallest merge
-        first. New streams thus never wait for a large job to be replaced."""
+        shares one job), else on a new lane. With ``stream_jobs`` lanes running, the new lane takes over
+        the smallest one when it has at most :data:`SMALL_LANE` DRFs, else the two smallest merge. New
+        streams thus never wait for a large job to be replaced, and streams arriving one by one beside
+        large jobs do not make a large job start again each time."""
         now = time.monotonic()
+        taken: StreamLane | None = None
         if self._lanes and self._lanes[-1].young(now):
             lane = self._lanes[-1]
         elif len(self._lanes) >= self.stream_jobs and len(self._lanes) == 1:
             lane = self._lanes[0]
         else:
-            if len(self._lanes) >= self.stream_jobs:
-                smaller, larger = sorted(self._lanes, key=lambda lane: len(lane.sinks))[:2]
-                self._lanes.remove(smaller)
-                larger.absorb(smaller)
-                for moved in smaller.counts:
-                    self._lane_of[moved] = larger
             server = f"{self.settings.host}:{self.settings.port}/{self.settings.vhost}"
             lane = StreamLane(self._io, self.health_board.link(server), self._forget_lane)
+            if len(self._lanes) >= self.stream_jobs:
+                smaller, larger = sorted(self._lanes, key=lambda lane: len(lane.sinks))[:2]
+                if len(smaller.sinks) <= SMALL_LANE:
+                    taken = smaller
+                else:
+                    self._merge(smaller, into=larger)
+                    larger.plan()
             self._lanes.append(lane)
+        lane.add(drfs, sink)  # first in the new job: its first reading comes before those taken over
         self._lane_of[sink] = lane
-        lane.add(drfs, sink)
+        if taken is not None:
+            self._merge(taken, into=lane)
+        lane.plan()
+
+    def _merge(self, lane: StreamLane, into: StreamLane) -> None:
+        self._lanes.remove(lane)
+        into.absorb(lane)
+        for moved in lane.counts:
+            self._lane_of[moved] = into
 
     def _forget_lane(self, lane: StreamLane) -> None:
         if lane in self._lanes:

@@ -461,15 +461,14 @@ class StreamLane:
         return now - self.created < MIN_REISSUE_INTERVAL
 
     def absorb(self, other: StreamLane) -> None:
-        """Take over ``other``'s DRFs; ``other``'s job, and those of the lanes ``other`` absorbed, are
-        disposed once this lane's next job is up."""
+        """Take over ``other``'s DRFs (with the next job: :meth:`plan`); ``other``'s job, and those of the
+        lanes ``other`` absorbed, are disposed once this lane's next job is up."""
         other.absorbed = True
         for drf, sink in other.sinks.items():
             self.sinks[drf] = sink
             self.counts[sink] = self.counts.get(sink, 0) + 1
         self.retiring += [other, *other.retiring]
         other.retiring = []
-        self._plan()
 
     def retire(self) -> None:
         """Dispose an absorbed lane's job (its DRFs are delivered by the absorbing lane)."""
@@ -479,10 +478,10 @@ class StreamLane:
             self.job.close()
 
     def add(self, drfs: Sequence[str], sink: StreamSink) -> None:
+        """Take ``sink``'s DRFs (they go out with the next job: :meth:`plan`)."""
         for drf in drfs:
             self.sinks[drf] = sink
         self.counts[sink] = self.counts.get(sink, 0) + len(drfs)
-        self._plan()
 
     def release(self, drf: str, sink: StreamSink) -> None:
         if self.sinks.get(drf) is not sink:
@@ -496,7 +495,7 @@ class StreamLane:
         if not self.sinks:
             self.close()
         elif self.job is not None and len(self.job.requests) > 2 * len(self.sinks):
-            self._plan()
+            self.plan()
 
     def close(self) -> None:
         if self.closed:
@@ -511,7 +510,9 @@ class StreamLane:
         if self._on_closed is not None:
             self._on_closed(self)
 
-    def _plan(self) -> None:
+    def plan(self) -> None:
+        """Start a job for the lane's DRFs now, or when :data:`MIN_REISSUE_INTERVAL` has passed since the
+        last one (unless the current job carries them already)."""
         if self._planned or self.closed:
             return
         wait = self.reissue_wait(time.monotonic())
