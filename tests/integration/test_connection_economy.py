@@ -106,43 +106,36 @@ def test_separate_dmq_streams_share_a_bounded_pool_of_jobs(dmq_sim: Simulator, v
     check_bounded(backend, dmq_sim, "dmq", "jobs", None)
 
 
-def test_grpc_calls_beyond_the_bound_merge_and_keep_delivering(sim: Simulator) -> None:
-    host, port = sim.endpoints["grpc"].rsplit(":", 1)
+def check_merge_beyond_the_bound(backend: Backend, sim: Simulator, server: str, counter: str) -> None:
+    """Five streams arriving one by one on a backend bounded to 2 calls or jobs: the simulator ends at
+    most 2, every stream still delivers, and disposal brings the counter back to 0."""
     count = 5
     seen = [threading.Event() for _ in range(count)]
-    with GRPCBackend(host, int(port), timeout=5.0, stream_calls=2) as backend:
-        subscriptions = []
-        for i in range(count):  # one stream per call lane: each arrives after the previous lane grew old
-            subscriptions.append(backend.stream(f"Z:BANK{i:03d}@p,100").subscribe(
-                lambda _, event=seen[i]: event.set()))
-            wait_until(seen[i].is_set, what=f"stream {i} delivering")
-            time.sleep(MIN_REISSUE_INTERVAL * 1.5)
-        wait_until(lambda: sim.counters("grpc")["read_calls"] <= 2, what="lanes merged down to the bound")
-        for event in seen:
-            event.clear()
-        wait_until(lambda: all(event.is_set() for event in seen), what="every stream still delivering")
-        for subscription in subscriptions:
-            subscription.dispose()
-        wait_until(lambda: sim.counters("grpc")["read_calls"] == 0, what="every call ended")
-
-
-@pytest.mark.rabbitmq
-@pytest.mark.kerberos
-def test_dmq_jobs_beyond_the_bound_merge_and_keep_delivering(dmq_sim: Simulator, vhost: str,
-                                                            kerberos_env: KerberosRealm) -> None:
-    count = 5
-    seen = [threading.Event() for _ in range(count)]
-    with DMQBackend(BROKER[0], BROKER[1], vhost, auth=KerberosAuth(), timeout=10.0, stream_jobs=2) as backend:
+    with backend:
         subscriptions = []
         for i in range(count):  # one stream per lane: each arrives after the previous lane grew old
             subscriptions.append(backend.stream(f"Z:BANK{i:03d}@p,100").subscribe(
                 lambda _, event=seen[i]: event.set()))
             wait_until(seen[i].is_set, what=f"stream {i} delivering")
             time.sleep(MIN_REISSUE_INTERVAL * 1.5)
-        wait_until(lambda: dmq_sim.counters("dmq")["jobs"] <= 2, what="jobs merged down to the bound")
+        wait_until(lambda: sim.counters(server)[counter] <= 2, what=f"{counter} merged down to the bound")
         for event in seen:
             event.clear()
         wait_until(lambda: all(event.is_set() for event in seen), what="every stream still delivering")
         for subscription in subscriptions:
             subscription.dispose()
-        wait_until(lambda: dmq_sim.counters("dmq")["jobs"] == 0, what="every job disposed")
+        wait_until(lambda: sim.counters(server)[counter] == 0, what=f"no {counter} left")
+
+
+def test_grpc_calls_beyond_the_bound_merge_and_keep_delivering(sim: Simulator) -> None:
+    host, port = sim.endpoints["grpc"].rsplit(":", 1)
+    check_merge_beyond_the_bound(GRPCBackend(host, int(port), timeout=5.0, stream_calls=2), sim, "grpc",
+                                 "read_calls")
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.kerberos
+def test_dmq_jobs_beyond_the_bound_merge_and_keep_delivering(dmq_sim: Simulator, vhost: str,
+                                                            kerberos_env: KerberosRealm) -> None:
+    backend = DMQBackend(BROKER[0], BROKER[1], vhost, auth=KerberosAuth(), timeout=10.0, stream_jobs=2)
+    check_merge_beyond_the_bound(backend, dmq_sim, "dmq", "jobs")
