@@ -21,12 +21,12 @@ from typing import Any
 import pika
 from pika.adapters.asyncio_connection import AsyncioConnection
 
-from pacsys_rx.backends.dmq.frames import publish_frames
 from pacsys_rx.drf import DataRequest, Field, parse_request
 from pacsys_rx.errors import AuthenticationError, DRFError, ProtocolError
 from pacsys_rx.kerberos import AcceptorContext, dmq_signed_bytes
 from pacsys_rx.model import AcnetStatus, TimedArray, ValueType
 from pacsys_rx.protocols import sdd
+from pacsys_rx.protocols.amqp import publish_frames
 from pacsys_rx.sim.engine import Batch, Subscription
 from pacsys_rx.sim.model import DeviceModel, Sample
 from pacsys_rx.sim.permissions import Identity

@@ -20,12 +20,12 @@ from typing import Any
 import pika
 from pika.adapters.select_connection import IOLoop
 
-from pacsys_rx.backends.dmq.frames import Delivery, DeliveryReader
 from pacsys_rx.backends.dmq.jobs import FIRST_REPLY_WAIT, Job, WriteOp, WriteSession
 from pacsys_rx.backends.dmq.settings import DEFAULT_BACKOFF, DmqSettings
 from pacsys_rx.backends.dmq.values import BACKEND, GENERIC_ERROR
 from pacsys_rx.errors import BackendUnavailable
 from pacsys_rx.model import WriteResult
+from pacsys_rx.protocols.amqp import Delivery, DeliveryReader
 
 log = logging.getLogger("pacsys_rx.dmq")
 
@@ -58,7 +58,7 @@ Consumer = Callable[[str, "str | None", bytes], None]
 
 class DeliveringConnection(pika.SelectConnection):
     """pika's connection, except that deliveries on channels in :attr:`consumers` are put together by
-    :class:`~pacsys_rx.backends.dmq.frames.DeliveryReader` and handed straight to their consumer (pika
+    :class:`~pacsys_rx.protocols.amqp.DeliveryReader` and handed straight to their consumer (pika
     decodes every other frame), and the socket is read :data:`RECV_BYTES` at a time."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pika import frame, spec
 
-from pacsys_rx.backends.dmq.frames import Delivery, DeliveryReader, publish_frames
 from pacsys_rx.errors import ProtocolError
+from pacsys_rx.protocols.amqp import Delivery, DeliveryReader, publish_frames
 
 CHOSEN = 3
 

@@ -19,6 +19,7 @@ FRAME_METHOD = 1
 FRAME_HEADER = 2
 FRAME_BODY = 3
 FRAME_END = 0xCE
+_END = bytes((FRAME_END,))
 PROTOCOL_HEADER = b"AMQP"
 BASIC_DELIVER = b"\x00\x3c\x00\x3c"
 """Class 60 (basic), method 60 (deliver)."""
@@ -156,18 +157,18 @@ class DeliveryReader:
                 break
             if buffer[end] != FRAME_END:
                 raise ProtocolError("AMQP frame without its end marker")
-            payload = buffer[at + _HEAD_SIZE:end]
-            frame = buffer[at:end + 1]
-            at = end + 1
+            start, at = at, end + 1
+            payload = buffer[start + _HEAD_SIZE:end]
             if kind == FRAME_METHOD and channel in self.channels and payload[:4] == BASIC_DELIVER:
                 key = deliver_routing_key(payload)
                 plain = _plain_content(buffer, at, size, channel)
                 if plain is None:
-                    partial[channel] = _Partial(key, frame)
+                    partial[channel] = _Partial(key, buffer[start:at])
                 else:
                     body, at = plain
                     out.append(Delivery(channel, key, None, body))
                 continue
+            frame = buffer[start:at]
             pending = partial.get(channel)
             if pending is None or kind not in (FRAME_HEADER, FRAME_BODY):
                 out.append(frame)
@@ -219,12 +220,12 @@ def publish_frames(channel: int, exchange: str, key: str, body: bytes, correlati
     immediate) whose only property is ``correlation_id``; bodies longer than a frame are split."""
     method = BASIC_PUBLISH + _short(exchange) + _short(key) + b"\x00"
     properties = b"" if correlation_id is None else _short(correlation_id)
-    parts = [_FRAME_HEAD.pack(FRAME_METHOD, channel, len(method)), method, b"\xce",
+    parts = [_FRAME_HEAD.pack(FRAME_METHOD, channel, len(method)), method, _END,
              _CONTENT_HEADER.pack(FRAME_HEADER, channel, 14 + len(properties), 60, 0, len(body),
                                   0 if correlation_id is None else _CORRELATION_ID),
-             properties, b"\xce"]
+             properties, _END]
     step = frame_max - 8
     for at in range(0, len(body), step):
         piece = body[at:at + step]
-        parts += (_FRAME_HEAD.pack(FRAME_BODY, channel, len(piece)), piece, b"\xce")
+        parts += (_FRAME_HEAD.pack(FRAME_BODY, channel, len(piece)), piece, _END)
     return b"".join(parts)
